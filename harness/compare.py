@@ -1,0 +1,713 @@
+"""Distributed, tolerance-aware parity check of two Spark DataFrames.
+
+One Spark job does all the work: each side is renamed to internal column names (so names
+with spaces, dots or backticks never reach SQL), keyed by null-safe join columns, counted
+per key with a window whose shuffle the keyed full outer join reuses (so duplicate-key
+detection costs no extra exchange), and a single global aggregation then yields every
+count, every per-column statistic and a bounded, deterministic sample of mismatches
+(``min_by(..., k)``). Nothing but that one aggregated row reaches the driver.
+
+Match rule for numeric columns (pytest.approx's, golden as the reference)::
+
+    |actual - expected| <= max(rtol * |expected|, atol)
+
+with null == null only, NaN == NaN only, +inf/-inf equal only to themselves, and
+-0.0 == 0.0. With rtol == atol == 0 values must be equal in their own type (no cast, so
+longs beyond 2**53 and decimals stay exact).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from harness.errors import CompareError
+
+TYPE_POLICIES = ("exact", "widening", "numeric")
+_TOLERANCE_FIELDS = {"rtol", "atol"}
+_INTEGRAL = (T.ByteType, T.ShortType, T.IntegerType, T.LongType)
+_INTEGRAL_RANK = {T.ByteType: 1, T.ShortType: 2, T.IntegerType: 3, T.LongType: 4}
+_INTEGRAL_DIGITS = {T.ByteType: 3, T.ShortType: 5, T.IntegerType: 10, T.LongType: 19}
+_FLOATING = (T.FloatType, T.DoubleType)
+
+
+def is_numeric(dtype: T.DataType) -> bool:
+    return isinstance(dtype, T.NumericType)
+
+
+def _contains_numeric(dtype: T.DataType) -> bool:
+    if isinstance(dtype, T.ArrayType):
+        return _contains_numeric(dtype.elementType)
+    if isinstance(dtype, T.StructType):
+        return any(_contains_numeric(f.dataType) for f in dtype.fields)
+    return is_numeric(dtype)
+
+
+def type_change_tolerated(expected: T.DataType, actual: T.DataType, policy: str) -> bool:
+    """Whether a column whose type changed still counts as the same column.
+
+    ``exact``: never. ``widening`` (default): only changes that cannot lose information
+    (int -> bigint, float -> double, integral -> wider decimal, decimal(p,s) -> decimal
+    with at least as many integer and fraction digits). ``numeric``: any numeric change.
+    """
+    if expected == actual:
+        return True
+    if policy == "exact":
+        return False
+    if not (is_numeric(expected) and is_numeric(actual)):
+        return False
+    if policy == "numeric":
+        return True
+    e, a = type(expected), type(actual)
+    if e in _INTEGRAL_RANK and a in _INTEGRAL_RANK:
+        return _INTEGRAL_RANK[a] >= _INTEGRAL_RANK[e]
+    if e is T.FloatType and a is T.DoubleType:
+        return True
+    if e in _INTEGRAL_RANK and a is T.DecimalType:
+        return actual.precision - actual.scale >= _INTEGRAL_DIGITS[e]
+    if e is T.DecimalType and a is T.DecimalType:
+        return (
+            actual.scale >= expected.scale
+            and actual.precision - actual.scale >= expected.precision - expected.scale
+        )
+    return False
+
+
+@dataclass(frozen=True)
+class KeyDiff:
+    """Keys present on one side only (or duplicated): an exact count and a bounded sample.
+
+    ``len()`` is the count; iterate for the sampled keys. The full set is one
+    ``to_dataframe()`` away, computed lazily on the cluster.
+    """
+
+    count: int
+    sample: list[dict[str, Any]]
+    _frame: DataFrame | None = field(default=None, repr=False, compare=False)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self):
+        return iter(self.sample)
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def to_dataframe(self) -> DataFrame:
+        if self._frame is None:
+            raise CompareError("this key set has no DataFrame attached (built from a dict?)")
+        return self._frame
+
+
+@dataclass
+class ColumnStats:
+    name: str
+    expected_type: str
+    actual_type: str
+    kind: str  # numeric | exact | nested | incomparable
+    rtol: float
+    atol: float
+    mismatches: int = 0
+    null_mismatches: int = 0
+    max_abs_diff: float | None = None
+    max_rel_diff: float | None = None
+    sample: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class CompareResult:
+    """Everything a person or a machine needs to know about one comparison."""
+
+    keys: list[str]
+    rows_expected: int
+    rows_actual: int
+    rows_matched: int
+    missing_keys: KeyDiff
+    extra_keys: KeyDiff
+    duplicate_keys_expected: KeyDiff
+    duplicate_keys_actual: KeyDiff
+    missing_columns: list[str]
+    extra_columns: list[str]
+    type_changes: list[dict[str, Any]]
+    columns: dict[str, ColumnStats]
+    elapsed_s: float
+    hints: list[str] = field(default_factory=list)
+
+    @property
+    def mismatch_counts(self) -> dict[str, int]:
+        return {name: c.mismatches for name, c in self.columns.items()}
+
+    @property
+    def failing_columns(self) -> list[str]:
+        return [
+            name for name, c in self.columns.items() if c.mismatches or c.kind == "incomparable"
+        ]
+
+    @property
+    def schema_ok(self) -> bool:
+        return (
+            not self.missing_columns
+            and not self.extra_columns
+            and all(t["tolerated"] for t in self.type_changes)
+        )
+
+    @property
+    def keys_ok(self) -> bool:
+        return not (
+            self.missing_keys
+            or self.extra_keys
+            or self.duplicate_keys_expected
+            or self.duplicate_keys_actual
+        )
+
+    @property
+    def values_ok(self) -> bool:
+        return not self.failing_columns
+
+    @property
+    def passed(self) -> bool:
+        return self.schema_ok and self.keys_ok and self.values_ok
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able form (non-finite floats become strings) that the reports read."""
+        return {
+            "passed": self.passed,
+            "keys": list(self.keys),
+            "rows": {
+                "expected": self.rows_expected,
+                "actual": self.rows_actual,
+                "matched": self.rows_matched,
+            },
+            "missing_keys": {
+                "count": self.missing_keys.count,
+                "sample": _jsonable(self.missing_keys.sample),
+            },
+            "extra_keys": {
+                "count": self.extra_keys.count,
+                "sample": _jsonable(self.extra_keys.sample),
+            },
+            "duplicate_keys": {
+                "expected": self.duplicate_keys_expected.count,
+                "actual": self.duplicate_keys_actual.count,
+                "sample_expected": _jsonable(self.duplicate_keys_expected.sample),
+                "sample_actual": _jsonable(self.duplicate_keys_actual.sample),
+            },
+            "schema": {
+                "missing_columns": list(self.missing_columns),
+                "extra_columns": list(self.extra_columns),
+                "type_changes": _jsonable(self.type_changes),
+            },
+            "columns": {
+                name: {
+                    "type": c.expected_type,
+                    "actual_type": c.actual_type,
+                    "kind": c.kind,
+                    "rtol": c.rtol,
+                    "atol": c.atol,
+                    "mismatches": c.mismatches,
+                    "null_mismatches": c.null_mismatches,
+                    "max_abs_diff": _jsonable(c.max_abs_diff),
+                    "max_rel_diff": _jsonable(c.max_rel_diff),
+                }
+                for name, c in self.columns.items()
+            },
+            "mismatch_counts": self.mismatch_counts,
+            "samples": {name: _jsonable(c.sample) for name, c in self.columns.items() if c.sample},
+            "hints": list(self.hints),
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+    def report(self, max_examples: int = 5) -> str:
+        from harness.report.text import format_comparison
+
+        return format_comparison(self.to_dict(), max_examples=max_examples)
+
+    def __str__(self) -> str:
+        return self.report()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (bytes, bytearray)):
+        return value.hex()
+    if hasattr(value, "asDict"):
+        return _jsonable(value.asDict(recursive=True))
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    return str(value)  # Decimal and anything exotic: exact text, never a lossy float
+
+
+# ----------------------------------------------------------------------------- planning
+
+
+@dataclass
+class _Plan:
+    """What to compare, resolved and validated before any Spark job runs."""
+
+    keys: list[tuple[str, str, T.DataType, T.DataType]]  # (expected name, actual name, types)
+    columns: list[tuple[str, str, T.DataType, T.DataType, float, float]]
+    missing_columns: list[str]
+    extra_columns: list[str]
+    type_changes: list[dict[str, Any]]
+
+
+def _check_tolerance(value: Any, what: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise CompareError(f"{what} must be a number, got {value!r}") from None
+    if math.isnan(number) or number < 0:
+        raise CompareError(f"{what} must be a non-negative number, got {value!r}")
+    return number
+
+
+def _plan(
+    expected: DataFrame,
+    actual: DataFrame,
+    keys: Sequence[str],
+    rtol: float,
+    atol: float,
+    column_tolerances: Mapping[str, Mapping[str, float]],
+    ignore: Iterable[str],
+    type_policy: str,
+    case_sensitive: bool,
+) -> _Plan:
+    if isinstance(keys, str):
+        keys = [keys]
+    if not keys:
+        raise CompareError("keys must name at least one key column (rows are matched by key)")
+    if type_policy not in TYPE_POLICIES:
+        raise CompareError(f"type_policy must be one of {TYPE_POLICIES}, got {type_policy!r}")
+    rtol = _check_tolerance(rtol, "rtol")
+    atol = _check_tolerance(atol, "atol")
+
+    def norm(name: str) -> str:
+        return name if case_sensitive else name.lower()
+
+    e_fields = {norm(f.name): f for f in expected.schema.fields}
+    a_fields = {norm(f.name): f for f in actual.schema.fields}
+    for side, fields in (("expected", expected.schema.fields), ("actual", actual.schema.fields)):
+        seen: dict[str, str] = {}
+        for f in fields:
+            if norm(f.name) in seen:
+                raise CompareError(
+                    f"{side} has two columns named {seen[norm(f.name)]!r} and "
+                    f"{f.name!r}; rename one (Spark resolves names case-insensitively)"
+                )
+            seen[norm(f.name)] = f.name
+
+    key_plan = []
+    for k in keys:
+        for side, fields in (("expected", e_fields), ("actual", a_fields)):
+            if norm(k) not in fields:
+                raise CompareError(
+                    f"key column {k!r} is not in the {side} output; its columns are: "
+                    f"{', '.join(f.name for f in fields.values())}"
+                )
+        ef, af = e_fields[norm(k)], a_fields[norm(k)]
+        for f in (ef, af):
+            if isinstance(f.dataType, (T.ArrayType, T.MapType, T.StructType)):
+                raise CompareError(
+                    f"key column {k!r} has nested type {f.dataType.simpleString()}; "
+                    "keys must be scalar columns"
+                )
+        key_plan.append((ef.name, af.name, ef.dataType, af.dataType))
+    key_names = {norm(k) for k in keys}
+
+    ignored = {norm(c) for c in ignore}
+    for c in ignore:
+        if norm(c) in key_names:
+            raise CompareError(f"ignore_columns names key column {c!r}; keys cannot be ignored")
+        if norm(c) not in e_fields and norm(c) not in a_fields:
+            raise CompareError(f"ignore_columns names {c!r}, which is in neither output")
+
+    tolerances: dict[str, tuple[float, float]] = {}
+    for c, tol in (column_tolerances or {}).items():
+        if norm(c) not in e_fields:
+            raise CompareError(
+                f"column_tolerances names {c!r}, which is not in the expected output"
+            )
+        if not isinstance(tol, Mapping) or not set(tol) <= _TOLERANCE_FIELDS or not tol:
+            raise CompareError(
+                f"column_tolerances[{c!r}] must be a mapping with rtol and/or atol, got {tol!r}"
+            )
+        dtype = e_fields[norm(c)].dataType
+        if not _contains_numeric(dtype):
+            raise CompareError(
+                f"column_tolerances sets a tolerance on {c!r}, a "
+                f"{dtype.simpleString()} column; only numeric columns take a "
+                "tolerance (others are compared exactly)"
+            )
+        tolerances[norm(c)] = (
+            _check_tolerance(tol.get("rtol", rtol), f"rtol for {c!r}"),
+            _check_tolerance(tol.get("atol", atol), f"atol for {c!r}"),
+        )
+
+    columns, type_changes = [], []
+    missing = [f.name for n, f in e_fields.items() if n not in a_fields and n not in ignored]
+    extra = [f.name for n, f in a_fields.items() if n not in e_fields and n not in ignored]
+    for n, ef in e_fields.items():
+        if n in key_names or n in ignored or n not in a_fields:
+            continue
+        af = a_fields[n]
+        if ef.dataType != af.dataType:
+            type_changes.append(
+                {
+                    "column": ef.name,
+                    "expected": ef.dataType.simpleString(),
+                    "actual": af.dataType.simpleString(),
+                    "tolerated": type_change_tolerated(ef.dataType, af.dataType, type_policy),
+                }
+            )
+        col_rtol, col_atol = tolerances.get(n, (rtol, atol))
+        columns.append((ef.name, af.name, ef.dataType, af.dataType, col_rtol, col_atol))
+    return _Plan(key_plan, columns, missing, extra, type_changes)
+
+
+# -------------------------------------------------------------------------- expressions
+
+
+def _kind(e: T.DataType, a: T.DataType) -> str:
+    if is_numeric(e) and is_numeric(a):
+        return "numeric"
+    if type(e) is not type(a) and not (isinstance(e, T.StringType) and isinstance(a, T.StringType)):
+        return "incomparable"
+    if isinstance(e, (T.ArrayType, T.StructType, T.MapType)):
+        return "nested"
+    return "exact"
+
+
+def _is_finite(c: Column, dtype: T.DataType) -> Column:
+    if isinstance(dtype, _FLOATING):
+        return ~F.isnan(c) & (F.abs(c) != F.lit(float("inf")))
+    return F.lit(True)
+
+
+def _match(
+    e: Column, a: Column, et: T.DataType, at: T.DataType, rtol: float, atol: float
+) -> Column:
+    """A never-null boolean: do expected ``e`` and actual ``a`` match under the rule?"""
+    if isinstance(et, T.MapType) and isinstance(at, T.MapType):
+        return F.array_sort(F.map_entries(e)).eqNullSafe(F.array_sort(F.map_entries(a)))
+    same = e.eqNullSafe(a)  # Spark: NaN <=> NaN and -0.0 <=> 0.0 are true
+    if isinstance(et, T.ArrayType) and isinstance(at, T.ArrayType):
+        if not _contains_numeric(et) or (rtol == 0 and atol == 0):
+            return same
+        inner = F.forall(
+            F.zip_with(e, a, lambda x, y: _match(x, y, et.elementType, at.elementType, rtol, atol)),
+            lambda b: b,
+        )
+        both = e.isNotNull() & a.isNotNull() & (F.size(e) == F.size(a))
+        return same | F.coalesce(both & inner, F.lit(False))
+    if isinstance(et, T.StructType) and isinstance(at, T.StructType):
+        if not _contains_numeric(et) or (rtol == 0 and atol == 0):
+            return same
+        a_fields = {f.name.lower(): f for f in at.fields}
+        if {f.name.lower() for f in et.fields} != set(a_fields):
+            return same
+        parts = [
+            _match(
+                e[f.name],
+                a[a_fields[f.name.lower()].name],
+                f.dataType,
+                a_fields[f.name.lower()].dataType,
+                rtol,
+                atol,
+            )
+            for f in et.fields
+        ]
+        inner = parts[0]
+        for p in parts[1:]:
+            inner = inner & p
+        return same | F.coalesce(e.isNotNull() & a.isNotNull() & inner, F.lit(False))
+    if not (is_numeric(et) and is_numeric(at)) or (rtol == 0 and atol == 0):
+        return same
+    ed, ad = e.cast("double"), a.cast("double")
+    finite = _is_finite(ed, T.DoubleType()) & _is_finite(ad, T.DoubleType())
+    bound = F.greatest(F.lit(rtol) * F.abs(ed), F.lit(atol))
+    return same | F.coalesce(finite & (F.abs(ad - ed) <= bound), F.lit(False))
+
+
+def _key_default(dtype: T.DataType) -> Column:
+    """A typed placeholder for null keys; the separate is-null flag keeps them distinct."""
+    if isinstance(dtype, T.StringType):
+        return F.lit("")
+    if isinstance(dtype, T.BooleanType):
+        return F.lit(False)
+    if isinstance(dtype, T.BinaryType):
+        return F.lit(bytearray())
+    if isinstance(dtype, (T.DateType, T.TimestampType, T.TimestampNTZType)):
+        return F.lit("1970-01-01").cast(dtype)
+    return F.lit(0).cast(dtype)
+
+
+def _common_key_type(e: T.DataType, a: T.DataType) -> T.DataType:
+    if e == a:
+        return e
+    if type(e) in _INTEGRAL_RANK and type(a) in _INTEGRAL_RANK:
+        return T.LongType()
+    if is_numeric(e) and is_numeric(a):
+        return T.DecimalType(38, 10) if T.DecimalType in (type(e), type(a)) else T.DoubleType()
+    return T.StringType()
+
+
+# ---------------------------------------------------------------------------- the engine
+
+
+def compare(
+    expected: DataFrame,
+    actual: DataFrame,
+    *,
+    keys: Sequence[str],
+    rtol: float = 1e-9,
+    atol: float = 0.0,
+    column_tolerances: Mapping[str, Mapping[str, float]] | None = None,
+    ignore_columns: Iterable[str] = (),
+    type_policy: str = "widening",
+    sample_size: int = 5,
+    case_sensitive: bool = False,
+) -> CompareResult:
+    """Compare a golden (``expected``) with a candidate (``actual``) output, matched by ``keys``.
+
+    Runs one Spark job and returns a :class:`CompareResult`. Column names match
+    case-insensitively by default because Hive lower-cases every column name.
+    """
+    started = time.perf_counter()
+    if sample_size < 0:
+        raise CompareError(f"sample_size must be >= 0, got {sample_size}")
+    plan = _plan(
+        expected,
+        actual,
+        keys,
+        rtol,
+        atol,
+        column_tolerances or {},
+        list(ignore_columns),
+        type_policy,
+        case_sensitive,
+    )
+
+    # Internal names only from here on: k0.., e0.., a0.. (user names never reach SQL).
+    e_cols, a_cols = [], []
+    join_e, join_a = [], []
+    for i, (en, an, et, at) in enumerate(plan.keys):
+        kt = _common_key_type(et, at)
+        ek, ak = F.col(f"`{_q(en)}`").cast(kt), F.col(f"`{_q(an)}`").cast(kt)
+        e_cols += [
+            ek.alias(f"ek{i}"),
+            F.coalesce(ek, _key_default(kt)).alias(f"ej{i}"),
+            ek.isNull().alias(f"en{i}"),
+        ]
+        a_cols += [
+            ak.alias(f"ak{i}"),
+            F.coalesce(ak, _key_default(kt)).alias(f"aj{i}"),
+            ak.isNull().alias(f"an{i}"),
+        ]
+        join_e += [f"ej{i}", f"en{i}"]
+        join_a += [f"aj{i}", f"an{i}"]
+    for j, (en, an, *_rest) in enumerate(plan.columns):
+        e_cols.append(F.col(f"`{_q(en)}`").alias(f"e{j}"))
+        a_cols.append(F.col(f"`{_q(an)}`").alias(f"a{j}"))
+
+    # Window partitioned exactly like the join keys: the join reuses its shuffle and sort.
+    we, wa = Window.partitionBy(*join_e), Window.partitionBy(*join_a)
+    e_side = expected.select(*e_cols).select(
+        "*",
+        F.count(F.lit(1)).over(we).alias("_en"),
+        F.row_number().over(we.orderBy(*join_e)).alias("_er"),
+    )
+    a_side = actual.select(*a_cols).select(
+        "*",
+        F.count(F.lit(1)).over(wa).alias("_an"),
+        F.row_number().over(wa.orderBy(*join_a)).alias("_ar"),
+    )
+    cond = [e_side[x] == a_side[y] for x, y in zip(join_e, join_a, strict=True)]
+    joined = e_side.join(a_side, cond, "full_outer")
+
+    n_keys = len(plan.keys)
+    # Sample structs are written in SQL so that FILTER skips building them for matching rows;
+    # SQL sees internal names only, user names are restored on the driver.
+    key_e_sql = "named_struct(" + ", ".join(f"'k{i}', ek{i}" for i in range(n_keys)) + ")"
+    key_any_sql = (
+        "CASE WHEN _en IS NOT NULL THEN "
+        + key_e_sql
+        + " ELSE named_struct("
+        + ", ".join(f"'k{i}', ak{i}" for i in range(n_keys))
+        + ") END"
+    )
+    order_sql = "xxhash64(" + ", ".join(f"coalesce(ek{i}, ak{i})" for i in range(n_keys)) + ")"
+    key_struct = F.expr(key_any_sql)
+    e_in, a_in = F.col("_en").isNotNull(), F.col("_an").isNotNull()
+    first = (F.coalesce(F.col("_er"), F.lit(1)) == 1) & (F.coalesce(F.col("_ar"), F.lit(1)) == 1)
+    first_sql = "coalesce(_er, 1) = 1 AND coalesce(_ar, 1) = 1"
+    paired = (F.col("_en") == 1) & (F.col("_an") == 1)
+    joined = joined.withColumn("_p", paired)
+    k = max(int(sample_size), 1)
+
+    def sample(value_sql: str, where_sql: str) -> Column:
+        return F.expr(f"min_by({value_sql}, {order_sql}, {k}) FILTER (WHERE {where_sql})")
+
+    aggs: list[Column] = [
+        F.sum(F.when(first, F.coalesce(F.col("_en"), F.lit(0)))).alias("rows_e"),
+        F.sum(F.when(first, F.coalesce(F.col("_an"), F.lit(0)))).alias("rows_a"),
+        F.count_if(F.col("_p")).alias("matched"),
+        F.count_if(first & e_in & ~a_in).alias("missing"),
+        F.count_if(first & a_in & ~e_in).alias("extra"),
+        F.count_if(first & (F.col("_en") > 1)).alias("dup_e"),
+        F.count_if(first & (F.col("_an") > 1)).alias("dup_a"),
+        sample(key_any_sql, f"{first_sql} AND _en IS NOT NULL AND _an IS NULL").alias("s_missing"),
+        sample(key_any_sql, f"{first_sql} AND _an IS NOT NULL AND _en IS NULL").alias("s_extra"),
+        sample(key_any_sql, f"{first_sql} AND _en > 1").alias("s_dup_e"),
+        sample(key_any_sql, f"{first_sql} AND _an > 1").alias("s_dup_a"),
+    ]
+    kinds = []
+    bad_columns = []
+    for j, (_en, _an, et, at, c_rtol, c_atol) in enumerate(plan.columns):
+        kind = _kind(et, at)
+        kinds.append(kind)
+        if kind == "incomparable":
+            continue
+        e, a = F.col(f"e{j}"), F.col(f"a{j}")
+        bad_columns.append((~_match(e, a, et, at, c_rtol, c_atol)).alias(f"_b{j}"))
+        aggs += [
+            F.count_if(F.col("_p") & F.col(f"_b{j}")).alias(f"m{j}"),
+            F.count_if(F.col("_p") & (e.isNull() != a.isNull())).alias(f"n{j}"),
+        ]
+        if kind == "numeric":
+            ed, ad = e.cast("double"), a.cast("double")
+            ok = F.col("_p") & _is_finite(ed, T.DoubleType()) & _is_finite(ad, T.DoubleType())
+            diff = F.abs(ad - ed)
+            rel = (
+                F.when(ed != 0, diff / F.abs(ed))
+                .when(diff == 0, F.lit(0.0))
+                .otherwise(F.lit(float("inf")))
+            )
+            aggs += [F.max(F.when(ok, diff)).alias(f"x{j}"), F.max(F.when(ok, rel)).alias(f"r{j}")]
+            value_sql = (
+                f"struct({key_e_sql} AS key, e{j} AS expected, a{j} AS actual, "
+                f"abs(CAST(a{j} AS DOUBLE) - CAST(e{j} AS DOUBLE)) AS abs_diff)"
+            )
+        else:
+            value_sql = f"struct({key_e_sql} AS key, e{j} AS expected, a{j} AS actual)"
+        if sample_size:
+            aggs.append(sample(value_sql, f"_p AND _b{j}").alias(f"s{j}"))
+    joined = joined.select("*", *bad_columns)
+
+    try:
+        row = joined.agg(*aggs).collect()[0]
+    except Exception as exc:  # Spark errors: keep the first meaningful line, drop the JVM trace
+        raise CompareError(f"the comparison query failed: {_spark_message(exc)}") from None
+
+    key_names = [kp[0] for kp in plan.keys]
+
+    def named_key(internal: Any) -> dict[str, Any]:
+        return dict(zip(key_names, internal.asDict(recursive=True).values(), strict=True))
+
+    def keys_of(samples: list | None) -> list[dict[str, Any]]:
+        return [named_key(s) for s in (samples or [])][:sample_size]
+
+    def key_frame(where: Column) -> DataFrame:
+        return joined.where(first & where).select(key_struct.alias("k")).select("k.*")
+
+    columns: dict[str, ColumnStats] = {}
+    for j, (en, _an, et, at, c_rtol, c_atol) in enumerate(plan.columns):
+        kind = kinds[j]
+        stats = ColumnStats(
+            en,
+            et.simpleString(),
+            at.simpleString(),
+            kind,
+            c_rtol if kind == "numeric" else 0.0,
+            c_atol if kind == "numeric" else 0.0,
+        )
+        if kind != "incomparable":
+            stats.mismatches = int(row[f"m{j}"])
+            stats.null_mismatches = int(row[f"n{j}"])
+            if kind == "numeric":
+                stats.max_abs_diff, stats.max_rel_diff = row[f"x{j}"], row[f"r{j}"]
+            if sample_size and row[f"s{j}"]:
+                stats.sample = [_sample_row(s, named_key) for s in row[f"s{j}"]][:sample_size]
+        columns[en] = stats
+
+    return CompareResult(
+        keys=key_names,
+        rows_expected=int(row["rows_e"] or 0),
+        rows_actual=int(row["rows_a"] or 0),
+        rows_matched=int(row["matched"]),
+        missing_keys=KeyDiff(
+            int(row["missing"]), keys_of(row["s_missing"]), key_frame(e_in & ~a_in)
+        ),
+        extra_keys=KeyDiff(int(row["extra"]), keys_of(row["s_extra"]), key_frame(a_in & ~e_in)),
+        duplicate_keys_expected=KeyDiff(
+            int(row["dup_e"]), keys_of(row["s_dup_e"]), key_frame(F.col("_en") > 1)
+        ),
+        duplicate_keys_actual=KeyDiff(
+            int(row["dup_a"]), keys_of(row["s_dup_a"]), key_frame(F.col("_an") > 1)
+        ),
+        missing_columns=plan.missing_columns,
+        extra_columns=plan.extra_columns,
+        type_changes=plan.type_changes,
+        columns=columns,
+        elapsed_s=time.perf_counter() - started,
+    )
+
+
+def _sample_row(internal: Any, named_key: Any) -> dict[str, Any]:
+    """One mismatch example with user key names and a relative difference."""
+    out = {
+        "key": named_key(internal["key"]),
+        "expected": _plain(internal["expected"]),
+        "actual": _plain(internal["actual"]),
+    }
+    if "abs_diff" in internal.__fields__:
+        diff, exp = internal["abs_diff"], out["expected"]
+        out["abs_diff"] = diff
+        if diff is None or exp is None:
+            out["rel_diff"] = None
+        elif float(exp) != 0:
+            out["rel_diff"] = diff / abs(float(exp))
+        else:
+            out["rel_diff"] = 0.0 if diff == 0 else float("inf")
+    return out
+
+
+def _plain(value: Any) -> Any:
+    return value.asDict(recursive=True) if hasattr(value, "asDict") else value
+
+
+def _q(name: str) -> str:
+    """Escape a column name for use inside backticks."""
+    return name.replace("`", "``")
+
+
+def _spark_message(exc: BaseException) -> str:
+    """The first line of a Spark/py4j error, without the JVM stack trace."""
+    text = getattr(exc, "getMessage", None)
+    message = text() if callable(text) else str(exc)
+    for line in message.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("at ", "org.apache", "py4j", "JVM stacktrace")):
+            return line[:500]
+    return type(exc).__name__

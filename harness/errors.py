@@ -1,0 +1,36 @@
+"""Errors the harness raises on purpose.
+
+Every problem a user can cause (a broken spec, a corrupt golden, a bad argument) is a
+``HarnessError``: one line that names the file, field or column and says what to do.
+The pytest plugin and the CLI print these without a traceback; anything else is a bug.
+"""
+
+from __future__ import annotations
+
+
+class HarnessError(Exception):
+    """A user-facing problem with a clear, actionable message."""
+
+
+class SpecError(HarnessError):
+    """A model spec is missing, unreadable or invalid."""
+
+
+class FixtureError(HarnessError):
+    """A fixture bundle is missing a file, or a released version was modified."""
+
+
+class GoldenError(HarnessError):
+    """A golden is missing, unreadable, or does not match its manifest."""
+
+
+class CompareError(HarnessError):
+    """The arguments to a comparison are invalid (unknown key, bad tolerance...)."""
+
+
+class BackendError(HarnessError):
+    """A Spark backend (local, Spark Connect, Databricks Connect) could not be used."""
+
+
+class ModelRunError(HarnessError):
+    """A model failed while running; the message names the model and the step."""

@@ -1,0 +1,105 @@
+"""Plain-text rendering of a comparison: what `pytest -k model_x` prints on failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}" if abs(value) >= 1e-4 or value == 0 else f"{value:.3e}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_fmt(v)}" for k, v in value.items())
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _keys_line(
+    label: str, block: dict[str, Any] | None, count: int | None = None, sample: list | None = None
+) -> str | None:
+    count = block.get("count", 0) if block is not None else count
+    sample = block.get("sample", []) if block is not None else sample
+    if not count:
+        return None
+    shown = "; ".join(_fmt(k) for k in (sample or [])[:5])
+    return f"  {label}: {count:,}" + (f"  e.g. {shown}" if shown else "")
+
+
+def format_comparison(result: dict[str, Any], max_examples: int = 5) -> str:
+    """Readable summary: verdict, rows, key problems, schema drift, failing columns, examples."""
+    rows = result.get("rows", {})
+    verdict = "PASSED" if result.get("passed") else "FAILED"
+    lines = [
+        f"parity {verdict}: {rows.get('expected', 0):,} expected rows, "
+        f"{rows.get('actual', 0):,} actual rows, {rows.get('matched', 0):,} matched on "
+        f"({', '.join(result.get('keys', []))})"
+    ]
+    dup = result.get("duplicate_keys", {})
+    for line in (
+        _keys_line("keys missing from actual", result.get("missing_keys")),
+        _keys_line("keys only in actual (extra)", result.get("extra_keys")),
+        _keys_line(
+            "duplicate keys in expected (golden)",
+            None,
+            dup.get("expected"),
+            dup.get("sample_expected"),
+        ),
+        _keys_line("duplicate keys in actual", None, dup.get("actual"), dup.get("sample_actual")),
+    ):
+        if line:
+            lines.append(line)
+    schema = result.get("schema", {})
+    if schema.get("missing_columns"):
+        lines.append(f"  columns missing from actual: {', '.join(schema['missing_columns'])}")
+    if schema.get("extra_columns"):
+        lines.append(f"  columns only in actual: {', '.join(schema['extra_columns'])}")
+    for change in schema.get("type_changes", []):
+        state = "tolerated" if change.get("tolerated") else "NOT tolerated"
+        lines.append(
+            f"  type change {change['column']}: {change['expected']} -> "
+            f"{change['actual']} ({state})"
+        )
+
+    columns = result.get("columns", {})
+    failing = [
+        (name, c)
+        for name, c in columns.items()
+        if c.get("mismatches") or c.get("kind") == "incomparable"
+    ]
+    if failing:
+        lines.append(f"  {len(failing)} of {len(columns)} compared columns differ:")
+        width = max(len(name) for name, _ in failing)
+        for name, c in sorted(failing, key=lambda nc: -(nc[1].get("mismatches") or 0)):
+            if c.get("kind") == "incomparable":
+                lines.append(
+                    f"    {name:<{width}}  types {c['type']} vs {c['actual_type']} "
+                    "cannot be compared"
+                )
+                continue
+            tol = (
+                f"rtol={c['rtol']:g} atol={c['atol']:g}" if c.get("kind") == "numeric" else "exact"
+            )
+            stats = f"{c['mismatches']:,} rows ({tol})"
+            if c.get("max_rel_diff") is not None:
+                stats += (
+                    f", max abs diff {_fmt(c['max_abs_diff'])}, "
+                    f"max rel diff {_fmt(c['max_rel_diff'])}"
+                )
+            if c.get("null_mismatches"):
+                stats += f", {c['null_mismatches']:,} null vs value"
+            lines.append(f"    {name:<{width}}  {stats}")
+        lines.append("  examples (key: expected -> actual):")
+        samples = result.get("samples", {})
+        for name, _c in failing:
+            for s in samples.get(name, [])[:max_examples]:
+                diff = (
+                    f"  (rel diff {_fmt(s['rel_diff'])})"
+                    if s.get("rel_diff") not in (None, 0)
+                    else ""
+                )
+                lines.append(
+                    f"    {name} @ {_fmt(s.get('key', {}))}: {_fmt(s.get('expected'))}"
+                    f" -> {_fmt(s.get('actual'))}{diff}"
+                )
+    for hint in result.get("hints", []):
+        lines.append(f"  hint: {hint}")
+    return "\n".join(lines)
