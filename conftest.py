@@ -1,0 +1,3 @@
+"""Loads the harness plugin: every suites/<model>/model.yaml becomes a generated test suite."""
+
+pytest_plugins = ["harness.plugin"]

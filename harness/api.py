@@ -1,0 +1,223 @@
+"""The harness as a Python API: what the pytest plugin and the CLI both call.
+
+    project = Project.find()
+    spec = project.model("adoption_rate")
+    run = run_model(spark, project, spec, "sample")          # inputs -> checks -> model
+    outcome = check_output(spark, project.store(), run, "rates")   # golden -> compare
+    print(outcome.comparison.report())
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+
+from harness import fingerprint as fp
+from harness.compare import CompareResult, compare
+from harness.errors import HarnessError, SpecError
+from harness.fixtures import (
+    Bundle,
+    CheckResult,
+    full_rows,
+    load_bundle,
+    load_full,
+    load_sample,
+    run_checks,
+)
+from harness.golden import GoldenRef, GoldenStore
+from harness.runners import Profile, RunResult
+from harness.runners import run_model as _run_steps
+from harness.spec import DATASETS, ModelSpec, discover
+
+
+class DataQualityError(HarnessError):
+    """An input failed an error-severity check: the model is not run on bad data."""
+
+
+@dataclass
+class Project:
+    """Where the suites, fixtures and goldens of a repository live."""
+
+    root: Path
+    suites: Path
+    fixtures: Path
+    golden: Path
+    _models: dict[str, ModelSpec] | None = None
+
+    @classmethod
+    def find(cls, root: Path | str | None = None, *, golden: Path | str | None = None
+             ) -> Project:
+        base = Path(root or os.environ.get("HARNESS_ROOT") or Path.cwd()).resolve()
+        for candidate in (base, *base.parents):
+            if (candidate / "suites").is_dir() and (candidate / "fixtures").is_dir():
+                base = candidate
+                break
+        return cls(base, base / "suites", base / "fixtures",
+                   Path(golden).resolve() if golden else base / "golden")
+
+    @property
+    def models(self) -> dict[str, ModelSpec]:
+        if self._models is None:
+            self._models = discover(self.suites)
+        return self._models
+
+    def model(self, name: str) -> ModelSpec:
+        if name not in self.models:
+            raise SpecError(f"unknown model '{name}'; models in {self.suites}: "
+                            f"{', '.join(sorted(self.models)) or '(none)'}")
+        return self.models[name]
+
+    def store(self) -> GoldenStore:
+        return GoldenStore(self.golden)
+
+
+@dataclass
+class ModelRun:
+    spec: ModelSpec
+    dataset: str
+    profile: str
+    outputs: dict[str, DataFrame]
+    bundles: dict[str, Bundle]
+    checks: list[CheckResult]
+    rows_in: dict[str, int]
+    fingerprint: dict[str, Any]
+    run_seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+def server_sees_local_files(spark: SparkSession) -> bool:
+    """Local Spark, or a Spark Connect server on this machine, can read our Parquet files."""
+    from harness.session import is_remote
+
+    if not is_remote(spark):
+        return True
+    remote = os.environ.get("SPARK_REMOTE", "")
+    return any(host in remote for host in ("127.0.0.1", "localhost"))
+
+
+def load_inputs(spark: SparkSession, project: Project, spec: ModelSpec, dataset: str, *,
+                scale: float = 1.0) -> tuple[dict[str, DataFrame], dict[str, Bundle]]:
+    if dataset not in DATASETS:
+        raise SpecError(f"unknown dataset '{dataset}' (use {', '.join(DATASETS)})")
+    if dataset not in spec.datasets:
+        raise SpecError(f"{spec.spec_path}: model {spec.name} does not run on '{dataset}' "
+                        f"(datasets: {', '.join(spec.datasets)})")
+    bundles = {t: load_bundle(project.fixtures, i.fixture, i.version)
+               for t, i in spec.inputs.items()}
+    frames = {}
+    if dataset == "sample":
+        for table, bundle in bundles.items():
+            frames[table] = load_sample(spark, bundle)
+    else:
+        rows = {t: full_rows(b, scale) for t, b in bundles.items() if b.recipe is not None}
+        rows.update({b.name: n for t, b in bundles.items()
+                     if b.recipe is not None for n in [rows[t]]})
+        cache = server_sees_local_files(spark)
+        for table, bundle in bundles.items():
+            frames[table] = load_full(spark, bundle, scale=scale, other_rows=rows, cache=cache)
+    return frames, bundles
+
+
+def run_model(spark: SparkSession, project: Project, spec: ModelSpec, dataset: str, *,
+              profile: str | Profile = "spark", scale: float = 1.0,
+              check_inputs: bool = True) -> ModelRun:
+    """Build inputs, check their quality, run the model. Outputs stay lazy (Spark)."""
+    started = time.perf_counter()
+    inputs, bundles = load_inputs(spark, project, spec, dataset, scale=scale)
+    checks: list[CheckResult] = []
+    rows_in: dict[str, int] = {}
+    if check_inputs:
+        for table, df in inputs.items():
+            results = run_checks(df, table, bundles[table].checks)
+            checks += results
+            rows_in[table] = results[0].rows if results else df.count()
+        errors = [c for c in checks if c.severity == "error" and not c.ok]
+        if errors:
+            raise DataQualityError(
+                f"model {spec.name} not run: input data fails its checks on '{dataset}': "
+                + "; ".join(c.line() for c in errors))
+    prof = profile if isinstance(profile, Profile) else Profile(profile, spec)
+    result: RunResult = _run_steps(spark, spec, inputs, profile=prof)
+    return ModelRun(spec, dataset, prof.name, result.outputs, bundles, checks, rows_in,
+                    fp.compute(spec, bundles), time.perf_counter() - started, result.notes)
+
+
+@dataclass
+class OutputCheck:
+    """One output of one run, compared with its golden."""
+
+    output: str
+    comparison: CompareResult
+    golden_manifest: dict[str, Any]
+    fingerprint_changes: list[str]
+    compare_seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return self.comparison.passed
+
+
+def tolerances(spec: ModelSpec, output: str, rtol: float | None = None
+               ) -> dict[str, Any]:
+    """The compare() keyword arguments an output's spec asks for (``rtol`` overrides all)."""
+    out = spec.outputs[output]
+    columns = {c: t.as_dict() for c, t in out.columns.items()}
+    if rtol is not None:
+        columns = {c: {**t, "rtol": rtol} for c, t in columns.items()}
+    return {"keys": list(out.keys), "rtol": out.rtol if rtol is None else rtol, "atol": out.atol,
+            "column_tolerances": columns, "ignore_columns": list(out.ignore),
+            "type_policy": out.type_policy}
+
+
+def check_output(spark: SparkSession, store: GoldenStore, run: ModelRun, output: str, *,
+                 rtol: float | None = None, strict: bool = False) -> OutputCheck:
+    """Compare one output with its verified golden. ``strict`` drops per-column overrides."""
+    from harness.diagnose import hints
+
+    ref = GoldenRef(run.spec.name, run.dataset, output)
+    golden, manifest = store.read(spark, ref, local_files=server_sees_local_files(spark))
+    started = time.perf_counter()
+    kwargs = tolerances(run.spec, output, rtol)
+    if strict:
+        kwargs["column_tolerances"] = {}
+    result = compare(golden, run.outputs[output], **kwargs)
+    changes = fp.changes(manifest["provenance"].get("fingerprint"), run.fingerprint)
+    result.hints = hints(result.to_dict(), run.spec)
+    return OutputCheck(output, result, manifest, changes, time.perf_counter() - started)
+
+
+def write_golden(spark: SparkSession, store: GoldenStore, run: ModelRun, output: str, *,
+                 source: str, reason: str = "", engine: dict[str, str] | None = None
+                 ) -> dict[str, Any]:
+    return store.write(
+        spark, run.outputs[output], GoldenRef(run.spec.name, run.dataset, output),
+        keys=list(run.spec.outputs[output].keys),
+        local_files=server_sees_local_files(spark),
+        provenance={"source": source, "reason": reason, "profile": run.profile,
+                    "fingerprint": run.fingerprint,
+                    "engine": engine or fp.engine_versions(spark),
+                    **({"note": "emulated legacy platform: Spark with Hive semantics (ANSI off, "
+                                "Hive UDFs), not the real HDInsight cluster"}
+                       if source == "legacy-emulation" else {})})
+
+
+def capture(spark: SparkSession, project: Project, spec: ModelSpec, dataset: str, *,
+            scale: float = 1.0, only_missing: bool = True, reason: str = "") -> list[str]:
+    """Capture goldens by running the model under the emulated legacy (Hive) profile."""
+    store = project.store()
+    wanted = [o for o in spec.outputs
+              if not (only_missing and store.exists(GoldenRef(spec.name, dataset, o)))]
+    if not wanted:
+        return []
+    prof = Profile("legacy", spec)
+    with prof.active(spark):
+        run = run_model(spark, project, spec, dataset, profile=prof, scale=scale)
+        for output in wanted:
+            write_golden(spark, store, run, output, source="legacy-emulation",
+                         reason=reason or "captured from the emulated legacy platform")
+    return wanted

@@ -1,0 +1,372 @@
+"""Versioned fixture bundles: one input table's schema, sample data and full-size recipe.
+
+``fixtures/<name>/<version>/`` holds ``fixture.yaml`` (what the table is, its schema, its
+data-quality checks), the schema (Hive DDL), ``sample.csv`` (Hive conventions: ``\\N`` is
+null), a generator recipe or location for the full dataset, and ``manifest.json`` with a
+content hash per file. A released version is immutable: if a file changes, loading fails
+and says which file and that a new version is needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from harness import datagen
+from harness.errors import FixtureError
+
+BUNDLE_FILE = "fixture.yaml"
+MANIFEST_FILE = "manifest.json"
+NULL_TOKEN = "\\N"
+_FIELDS = {"name", "version", "description", "released", "schema", "sample", "full",
+           "reference", "checks", "owner", "source"}
+_CHECKS = {"not_null", "unique", "accepted_values", "range", "parseable"}
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def parse_ddl(text: str) -> list[tuple[str, str]]:
+    """Columns of a Hive DDL (a full CREATE TABLE or a bare column list) as (name, type)."""
+    text = re.sub(r"--[^\n]*", "", text)
+    if re.match(r"\s*CREATE\s", text, re.I):
+        start = text.index("(")
+        depth = 0
+        for i in range(start, len(text)):
+            depth += {"(": 1, ")": -1}.get(text[i], 0)
+            if depth == 0:
+                text = text[start + 1:i]
+                break
+    columns, depth, current, quote = [], 0, [], ""
+    for ch in text + ",":
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "<(":
+            depth += 1
+        elif ch in ">)":
+            depth -= 1
+        if ch == "," and depth == 0 and not quote:
+            item = "".join(current).strip()
+            current = []
+            if not item:
+                continue
+            item = re.sub(r"\s+COMMENT\s+'(?:[^'\\]|\\.)*'\s*$", "", item, flags=re.I)
+            name, _, dtype = item.partition(" ")
+            if not dtype.strip():
+                raise ValueError(f"column '{name}' has no type")
+            columns.append((name.strip("`"), dtype.strip()))
+        else:
+            current.append(ch)
+    if not columns:
+        raise ValueError("no columns found")
+    return columns
+
+
+@dataclass(frozen=True)
+class Check:
+    kind: str
+    columns: tuple[str, ...]
+    severity: str = "error"  # error: stop before the model runs; warn: report and go on
+    max_fraction: float = 0.0
+    arg: Any = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}({', '.join(self.columns)})"
+
+
+@dataclass
+class Bundle:
+    """One fixture version, loaded and (if released) verified against its manifest."""
+
+    name: str
+    version: str
+    directory: Path
+    description: str
+    columns: list[tuple[str, str]]
+    sample_file: Path | None
+    recipe: datagen.Recipe | None
+    location: str | None
+    released: bool
+    reference: bool
+    checks: list[Check] = field(default_factory=list)
+    manifest_digest: str = ""
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    @property
+    def ddl(self) -> str:
+        return ", ".join(f"`{n}` {t}" for n, t in self.columns)
+
+
+def _parse_checks(path: Path, raw: Any) -> list[Check]:
+    checks = []
+    for i, item in enumerate(raw or []):
+        if not isinstance(item, dict):
+            raise FixtureError(f"{path}: checks[{i}] must be a mapping")
+        kinds = [k for k in item if k in _CHECKS]
+        extra = set(item) - _CHECKS - {"severity", "max_fraction"}
+        if len(kinds) != 1 or extra:
+            raise FixtureError(f"{path}: checks[{i}] needs exactly one of "
+                               f"{', '.join(sorted(_CHECKS))} (got {', '.join(map(str, item))})")
+        kind = kinds[0]
+        value = item[kind]
+        if kind in ("not_null", "unique"):
+            cols, arg = (value,) if isinstance(value, str) else tuple(value), None
+        else:  # {column: arg}
+            if not isinstance(value, dict) or len(value) != 1:
+                raise FixtureError(f"{path}: checks[{i}].{kind} must be {{column: ...}}")
+            (col, arg), = value.items()
+            cols = (col,)
+        severity = item.get("severity", "error")
+        if severity not in ("error", "warn"):
+            raise FixtureError(f"{path}: checks[{i}].severity must be error or warn")
+        checks.append(Check(kind, cols, severity, float(item.get("max_fraction", 0.0)), arg))
+    return checks
+
+
+def bundle_digest(files: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+
+
+def current_hashes(directory: Path) -> dict[str, str]:
+    return {p.name: sha256_file(p) for p in sorted(directory.iterdir())
+            if p.is_file() and p.name != MANIFEST_FILE and not p.name.startswith(".")}
+
+
+def load_bundle(root: Path, name: str, version: str, *, require_sample: bool = True) -> Bundle:
+    directory = Path(root) / name / str(version)
+    spec_path = directory / BUNDLE_FILE
+    if not spec_path.is_file():
+        available = sorted(p.name for p in (Path(root) / name).glob("*") if p.is_dir())
+        hint = (f"versions present: {', '.join(available)}" if available
+                else f"no fixture '{name}' under {root}")
+        raise FixtureError(f"{spec_path}: fixture bundle {name}@{version} not found ({hint})")
+    try:
+        raw = yaml.safe_load(spec_path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise FixtureError(f"{spec_path}: not valid YAML: {exc}") from None
+    unknown = set(raw) - _FIELDS
+    if unknown:
+        raise FixtureError(f"{spec_path}: unknown field(s) {', '.join(sorted(unknown))} "
+                           f"(allowed: {', '.join(sorted(_FIELDS))})")
+    released = bool(raw.get("released", False))
+    manifest_path = directory / MANIFEST_FILE
+    digest = ""
+    if manifest_path.is_file():
+        try:
+            manifest = json.loads(manifest_path.read_text())
+            recorded = manifest["files"]
+        except (ValueError, KeyError) as exc:
+            raise FixtureError(f"{manifest_path}: unreadable manifest ({exc})") from None
+        now = current_hashes(directory)
+        if released:
+            for fname, sha in recorded.items():
+                if fname not in now:
+                    raise FixtureError(f"{directory / fname}: file of released fixture "
+                                       f"{name}@{version} is missing")
+                if now[fname] != sha:
+                    raise FixtureError(
+                        f"{directory / fname}: changed after {name}@{version} was released "
+                        f"(sha256 {now[fname][:12]} != manifest {sha[:12]}). Released versions "
+                        f"are immutable: restore the file, or copy the bundle to a new version "
+                        f"folder and release that (harness fixtures release {name}/<new>)")
+            added = set(now) - set(recorded)
+            if added:
+                raise FixtureError(f"{directory}: file(s) {', '.join(sorted(added))} added to "
+                                   f"released fixture {name}@{version}; make a new version")
+        digest = bundle_digest(recorded)
+    elif released:
+        raise FixtureError(f"{manifest_path}: released fixture {name}@{version} has no manifest "
+                           f"(run: harness fixtures release {name}/{version})")
+    else:
+        digest = "unreleased:" + bundle_digest(current_hashes(directory))
+
+    schema_ref = raw.get("schema")
+    if not schema_ref:
+        raise FixtureError(f"{spec_path}: missing 'schema' (a DDL file name or column list)")
+    schema_path = directory / str(schema_ref)
+    ddl_text = schema_path.read_text() if schema_path.is_file() else str(schema_ref)
+    if schema_path.suffix in (".ddl", ".sql", ".hql") and not schema_path.is_file():
+        raise FixtureError(f"{schema_path}: schema file is missing")
+    try:
+        columns = parse_ddl(ddl_text)
+    except ValueError as exc:
+        raise FixtureError(f"{spec_path}: cannot parse schema: {exc}") from None
+
+    sample_file = directory / raw["sample"] if raw.get("sample") else None
+    if require_sample and sample_file is not None and not sample_file.is_file():
+        raise FixtureError(f"{sample_file}: sample data file is missing "
+                           f"(build it with: harness fixtures sample {name}/{version})")
+    full = raw.get("full") or {}
+    recipe, location = None, None
+    if "generator" in full:
+        gen_path = directory / full["generator"]
+        if not gen_path.is_file():
+            raise FixtureError(f"{gen_path}: generator recipe is missing")
+        recipe = datagen.load_recipe(gen_path)
+    elif "location" in full:
+        location = str(full["location"])
+    return Bundle(name, str(version), directory, str(raw.get("description", "")), columns,
+                  sample_file, recipe, location, released, bool(raw.get("reference", False)),
+                  _parse_checks(spec_path, raw.get("checks")), digest)
+
+
+def release(bundle_dir: Path) -> dict[str, str]:
+    """Write the manifest of a bundle and mark it released (from then on, immutable)."""
+    spec_path = bundle_dir / BUNDLE_FILE
+    raw = yaml.safe_load(spec_path.read_text()) or {}
+    if not raw.get("released"):
+        text = spec_path.read_text().rstrip("\n") + "\nreleased: true\n"
+        spec_path.write_text(text)
+    files = current_hashes(bundle_dir)
+    (bundle_dir / MANIFEST_FILE).write_text(
+        json.dumps({"bundle": bundle_dir.parent.name, "version": bundle_dir.name,
+                    "files": files}, indent=2, sort_keys=True) + "\n")
+    return files
+
+
+# ------------------------------------------------------------------------------ loading
+
+
+def _typed(df: DataFrame, bundle: Bundle, origin: str) -> DataFrame:
+    """Cast all-string columns to the bundle's types; a bad value names the file and column."""
+    exprs = [F.col(f"`{n}`").cast(t).alias(n) if t.lower() != "string" else F.col(f"`{n}`")
+             for n, t in bundle.columns]
+    return df.select(*exprs)
+
+
+def load_sample(spark: SparkSession, bundle: Bundle) -> DataFrame:
+    """The committed sample, read on the client (works on every backend) and typed by Spark."""
+    if bundle.sample_file is None:
+        raise FixtureError(f"{bundle.directory / BUNDLE_FILE}: no 'sample' data declared")
+    try:
+        pdf = pd.read_csv(bundle.sample_file, dtype=str, keep_default_na=False,
+                          na_values=[NULL_TOKEN], quotechar='"', escapechar=None)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise FixtureError(f"{bundle.sample_file}: cannot read sample CSV: {exc}") from None
+    expected = [n for n, _ in bundle.columns]
+    if list(pdf.columns) != expected:
+        raise FixtureError(f"{bundle.sample_file}: header {list(pdf.columns)} does not match "
+                           f"the schema columns {expected}")
+    pdf = pdf.astype(object).where(pdf.notna(), None)
+    schema = ", ".join(f"`{n}` string" for n in expected)
+    raw = spark.createDataFrame(pdf, schema=schema) if len(pdf) else \
+        spark.createDataFrame([], schema=schema)
+    return _typed(raw, bundle, str(bundle.sample_file))
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("HARNESS_DATA_DIR",
+                               Path(__file__).resolve().parent.parent / ".harness" / "data"))
+
+
+def full_rows(bundle: Bundle, scale: float) -> int:
+    if bundle.recipe is None:
+        raise FixtureError(f"{bundle.directory / BUNDLE_FILE}: no 'full.generator' recipe")
+    return max(1, int(round(bundle.recipe.rows * (1.0 if bundle.reference else scale))))
+
+
+def load_full(spark: SparkSession, bundle: Bundle, *, scale: float = 1.0,
+              other_rows: dict[str, int] | None = None, cache: bool = True) -> DataFrame:
+    """The full-size table: generated deterministically (cached as Parquet) or read in place."""
+    if bundle.location is not None:
+        return spark.read.parquet(bundle.location) if "/" in bundle.location \
+            else spark.table(bundle.location)
+    rows = full_rows(bundle, scale)
+    df = datagen.generate(spark, bundle.recipe, rows=rows, other_rows=other_rows)
+    df = df.select(*[F.col(f"`{n}`").cast(t).alias(n) for n, t in bundle.columns])
+    if not cache:
+        return df
+    target = data_dir() / bundle.name / bundle.version / f"{bundle.manifest_digest[-12:]}-{rows}"
+    if not (target / "_SUCCESS").exists():
+        df.write.mode("overwrite").parquet(str(target))
+    return spark.read.parquet(str(target))
+
+
+# ------------------------------------------------------------------------------- checks
+
+
+@dataclass
+class CheckResult:
+    table: str
+    check: str
+    severity: str
+    failing_rows: int
+    rows: int
+    max_fraction: float
+
+    @property
+    def fraction(self) -> float:
+        return self.failing_rows / self.rows if self.rows else 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.fraction <= self.max_fraction
+
+    def line(self) -> str:
+        state = "ok" if self.ok else self.severity.upper()
+        return (f"{self.table}: {self.check}: {self.failing_rows:,} of {self.rows:,} rows "
+                f"({self.fraction:.2%}, allowed {self.max_fraction:.2%}) {state}")
+
+
+def run_checks(df: DataFrame, table: str, checks: list[Check]) -> list[CheckResult]:
+    """All of a table's data-quality checks in one aggregation (one extra job for unique)."""
+    if not checks:
+        return []
+    aggs = [F.count(F.lit(1)).alias("_rows")]
+    for i, c in enumerate(checks):
+        cols = [F.col(f"`{n}`") for n in c.columns]
+        for n in c.columns:
+            if n not in df.columns:
+                raise FixtureError(f"check {c.label} on table '{table}' names unknown column '{n}'")
+        if c.kind == "not_null":
+            bad = cols[0].isNull()
+            for col in cols[1:]:
+                bad = bad | col.isNull()
+        elif c.kind == "accepted_values":
+            bad = cols[0].isNotNull() & ~cols[0].isin(list(c.arg))
+        elif c.kind == "range":
+            lo, hi = c.arg.get("min"), c.arg.get("max")
+            bad = F.lit(False)
+            if lo is not None:
+                bad = bad | (cols[0] < F.lit(lo))
+            if hi is not None:
+                bad = bad | (cols[0] > F.lit(hi))
+            bad = cols[0].isNotNull() & bad
+        elif c.kind == "parseable":
+            bad = cols[0].isNotNull() & F.expr(f"try_cast(`{c.columns[0]}` AS {c.arg})").isNull()
+        else:  # unique: counted below
+            continue
+        aggs.append(F.count_if(bad).alias(f"c{i}"))
+    row = df.agg(*aggs).collect()[0]
+    results = []
+    for i, c in enumerate(checks):
+        if c.kind == "unique":
+            dups = (df.groupBy(*[F.col(f"`{n}`") for n in c.columns]).count()
+                    .where(F.col("count") > 1).agg(F.sum("count")).collect()[0][0]) or 0
+            failing = int(dups)
+        else:
+            failing = int(row[f"c{i}"])
+        results.append(CheckResult(table, c.label, c.severity, failing, int(row["_rows"]),
+                                   c.max_fraction))
+    return results

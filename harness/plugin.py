@@ -1,0 +1,373 @@
+"""The pytest plugin: every ``suites/<model>/model.yaml`` becomes a parametrised suite.
+
+For each model x dataset the plugin generates readable test ids::
+
+    suites/adoption_rate/model.yaml::adoption_rate::sample-inputs
+    suites/adoption_rate/model.yaml::adoption_rate::sample-rates-schema
+    suites/adoption_rate/model.yaml::adoption_rate::sample-rates-keys
+    suites/adoption_rate/model.yaml::adoption_rate::sample-rates-values
+
+so ``-k adoption_rate``, ``-k full`` and ``-k rates`` select the obvious tests. A model
+runs once per model x dataset per session however many tests use it, and all of a
+model's tests carry one ``xdist_group`` so they stay on one pytest-xdist worker.
+Harness errors (missing golden, broken spec, bad data) print as one clear line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import api
+from harness.errors import HarnessError
+from harness.golden import GoldenRef
+from harness.spec import DATASETS, SPEC_FILE, load_spec
+
+CHECKS = ("schema", "keys", "values")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("harness", "model-migration parity harness")
+    group.addoption("--dataset", action="append", choices=(*DATASETS, "all"),
+                    help="dataset(s) to run: sample (default), full, all")
+    group.addoption("--rtol", type=float, default=None,
+                    help="override every output's relative tolerance")
+    group.addoption("--golden-root", default=None, help="golden store location (golden/)")
+    group.addoption("--update-golden", action="store_true",
+                    help="refresh the selected goldens from this run (needs --reason)")
+    group.addoption("--reason", default="", help="approval reference for --update-golden")
+    group.addoption("--scale", type=float, default=None,
+                    help="full dataset size factor (default 1.0 or HARNESS_SCALE)")
+    group.addoption("--report-dir", default=None,
+                    help="write summary.json and report.html of the run here")
+    group.addoption("--backend", default=None, choices=("local", "connect", "databricks"),
+                    help="Spark backend (default: local, or HARNESS_BACKEND / ini harness_backend)")
+    group.addoption("--remote", default=None, help="Spark Connect URL sc://host:port")
+    group.addoption("--databricks-profile", default=None, help="~/.databrickscfg profile")
+    parser.addini("harness_backend", "default Spark backend", default="local")
+
+
+def _opt(config: pytest.Config, name: str) -> Any:
+    return config.getoption(name)
+
+
+def backend_of(config: pytest.Config) -> str:
+    return (_opt(config, "backend") or os.environ.get("HARNESS_BACKEND")
+            or config.getini("harness_backend") or "local")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: full-scale runs, excluded from the default run")
+    config.addinivalue_line("markers", "harness: generated model parity tests")
+    if _opt(config, "update_golden") and not _opt(config, "reason").strip():
+        raise pytest.UsageError("--update-golden needs --reason 'CR-123: why the change was "
+                                "approved' (it is recorded in the golden's provenance)")
+    state = HarnessState(config)
+    config.stash[STATE] = state
+    is_worker = hasattr(config, "workerinput")
+    if backend_of(config) == "connect" and not (_opt(config, "remote")
+                                                 or os.environ.get("SPARK_REMOTE")):
+        if not is_worker:
+            from harness.session import ConnectServer
+
+            server = ConnectServer()
+            try:
+                url = server.start()
+            except HarnessError as exc:
+                raise pytest.UsageError(str(exc)) from None
+            state.server = server
+            os.environ["SPARK_REMOTE"] = url  # inherited by the xdist workers
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return
+    if state.server is not None:
+        state.server.stop()
+        os.environ.pop("SPARK_REMOTE", None)
+
+
+class HarnessState:
+    """Per-process cache: one Spark session, one run per model x dataset, one compare
+    per output."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.server = None
+        self.project = api.Project.find(config.rootpath,
+                                        golden=_opt(config, "golden_root"))
+        self._spark = None
+        self.runs: dict[tuple[str, str], api.ModelRun | HarnessError] = {}
+        self.checks: dict[tuple[str, str, str], api.OutputCheck | HarnessError] = {}
+        self.records: dict[tuple[str, str], dict[str, Any]] = {}
+        self.updated: list[str] = []
+
+    @property
+    def spark(self):
+        if self._spark is None:
+            from harness.session import get_spark
+
+            self._spark = get_spark(backend_of(self.config),
+                                    remote=_opt(self.config, "remote"),
+                                    profile=_opt(self.config, "databricks_profile"))
+        return self._spark
+
+    def scale(self) -> float:
+        value = _opt(self.config, "scale")
+        return value if value is not None else float(os.environ.get("HARNESS_SCALE", "1.0"))
+
+    def record(self, model: str, dataset: str) -> dict[str, Any]:
+        return self.records.setdefault((model, dataset), {
+            "model": model, "dataset": dataset, "status": "passed", "outputs": {},
+            "run_seconds": None, "rows_in": {}, "error": None})
+
+    def run(self, model: str, dataset: str) -> api.ModelRun:
+        key = (model, dataset)
+        if key not in self.runs:
+            rec = self.record(model, dataset)
+            try:
+                spec = self.project.model(model)
+                run = api.run_model(self.spark, self.project, spec, dataset, scale=self.scale())
+                self.runs[key] = run
+                rec.update(run_seconds=round(run.run_seconds, 3), rows_in=run.rows_in,
+                           fingerprint=run.fingerprint,
+                           checks=[c.line() for c in run.checks if not c.ok],
+                           notes=run.notes)
+            except HarnessError as exc:
+                self.runs[key] = exc
+                rec.update(status="error", error=str(exc))
+        found = self.runs[key]
+        if isinstance(found, HarnessError):
+            raise found
+        return found
+
+    def check(self, model: str, dataset: str, output: str) -> api.OutputCheck:
+        key = (model, dataset, output)
+        if key not in self.checks:
+            rec = self.record(model, dataset)
+            out_rec = rec["outputs"].setdefault(output, {"output": output, "status": "error"})
+            try:
+                run = self.run(model, dataset)
+                store = self.project.store()
+                if _opt(self.config, "update_golden"):
+                    self._update(run, output)
+                check = api.check_output(self.spark, store, run, output,
+                                         rtol=_opt(self.config, "rtol"))
+                self.checks[key] = check
+                out_rec.update(status="passed" if check.passed else "failed",
+                               compare_seconds=round(check.compare_seconds, 3),
+                               rows=check.comparison.rows_actual,
+                               comparison=check.comparison.to_dict(),
+                               fingerprint_changes=check.fingerprint_changes)
+                if not check.passed and rec["status"] == "passed":
+                    rec["status"] = "failed"
+            except HarnessError as exc:
+                self.checks[key] = exc
+                out_rec.update(status="error", error=str(exc))
+                rec["status"] = "error" if rec["status"] != "failed" else rec["status"]
+        found = self.checks[key]
+        if isinstance(found, HarnessError):
+            raise found
+        return found
+
+    def _update(self, run: api.ModelRun, output: str) -> None:
+        """Refresh one golden: summarise what changed, then write a new version atomically."""
+        from harness.report.text import format_comparison
+
+        store = self.project.store()
+        ref = GoldenRef(run.spec.name, run.dataset, output)
+        before = ""
+        if store.exists(ref):
+            try:
+                old = api.check_output(self.spark, store, run, output)
+                before = format_comparison(old.comparison.to_dict(), max_examples=3)
+            except HarnessError as exc:
+                before = f"previous golden unusable: {exc}"
+        manifest = api.write_golden(self.spark, store, run, output, source="refresh",
+                                    reason=_opt(self.config, "reason"))
+        self.updated.append(f"{ref} -> {manifest['version']} ({manifest['rows']:,} rows)"
+                            + (f"\n    change vs previous: {before}".replace("\n", "\n    ")
+                               if before else " (new golden)"))
+
+
+STATE = pytest.StashKey[HarnessState]()
+
+
+class ParityFailure(AssertionError):
+    """An output differs from its golden; the message is the readable report."""
+
+
+# ------------------------------------------------------------------------- collection
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector):
+    if file_path.name == SPEC_FILE and file_path.parent.parent.name == "suites":
+        return ModelFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ModelFile(pytest.File):
+    def collect(self):
+        try:
+            spec = load_spec(self.path)
+        except HarnessError as exc:
+            yield SpecErrorItem.from_parent(self, name=f"{self.path.parent.name}-spec",
+                                            error=str(exc))
+            return
+        yield ModelSuite.from_parent(self, name=spec.name, spec=spec)
+
+
+class ModelSuite(pytest.Collector):
+    def __init__(self, *, spec, **kwargs):
+        super().__init__(**kwargs)
+        self.spec = spec
+
+    def collect(self):
+        wanted = _opt(self.config, "dataset") or ["sample"]
+        datasets = DATASETS if "all" in wanted else wanted
+        for dataset in datasets:
+            if dataset not in self.spec.datasets:
+                continue
+            yield ModelItem.from_parent(self, name=f"{dataset}-inputs", dataset=dataset,
+                                        output=None, check="inputs")
+            for output in self.spec.outputs:
+                for check in CHECKS:
+                    yield ModelItem.from_parent(self, name=f"{dataset}-{output}-{check}",
+                                                dataset=dataset, output=output, check=check)
+
+
+class ModelItem(pytest.Item):
+    def __init__(self, *, dataset: str, output: str | None, check: str, **kwargs):
+        super().__init__(**kwargs)
+        self.dataset, self.output, self.check = dataset, output, check
+        model = self.parent.spec.name
+        self.add_marker(pytest.mark.xdist_group(model))
+        self.add_marker(pytest.mark.harness)
+        if dataset == "full":
+            self.add_marker(pytest.mark.slow)
+
+    @property
+    def model(self) -> str:
+        return self.parent.spec.name
+
+    def runtest(self) -> None:
+        state = self.config.stash[STATE]
+        if self.check == "inputs":
+            run = state.run(self.model, self.dataset)
+            warned = [c.line() for c in run.checks if not c.ok]
+            for line in warned:
+                self.user_properties.append(("data_quality_warning", line))
+            return
+        result = state.check(self.model, self.dataset, self.output)
+        cmp = result.comparison
+        ok = {"schema": cmp.schema_ok, "keys": cmp.keys_ok, "values": cmp.values_ok}[self.check]
+        if not ok:
+            text = cmp.report()
+            if result.fingerprint_changes:
+                text += "\n  changed since the golden was made:\n    " + "\n    ".join(
+                    result.fingerprint_changes)
+            raise ParityFailure(f"{self.model}/{self.dataset}/{self.output}: {self.check} "
+                                f"differ from the golden\n{text}")
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, (HarnessError, ParityFailure)):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        return self.path, None, f"{self.model}::{self.name}"
+
+
+class SpecErrorItem(pytest.Item):
+    def __init__(self, *, error: str, **kwargs):
+        super().__init__(**kwargs)
+        self.error = error
+
+    def runtest(self) -> None:
+        raise HarnessError(self.error)
+
+    def repr_failure(self, excinfo, style=None):
+        return str(excinfo.value)
+
+    def reportinfo(self):
+        return self.path, None, self.name
+
+
+# ------------------------------------------------------------------- selection, output
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    expression = config.getoption("keyword")
+    if expression and not items and not hasattr(config, "workerinput"):
+        state = config.stash[STATE]
+        try:
+            names = ", ".join(sorted(state.project.models))
+        except HarnessError:
+            names = "(suites unreadable)"
+        raise pytest.UsageError(f"no model, dataset or output matches -k '{expression}'; "
+                                f"models: {names}")
+
+
+def pytest_runtest_logstart(nodeid: str, location) -> None:
+    pass
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return
+    if state.updated:
+        terminalreporter.section("golden refresh")
+        for line in state.updated:
+            terminalreporter.write_line(line)
+    report_dir = _opt(config, "report_dir")
+    if report_dir and not hasattr(config, "workerinput"):
+        terminalreporter.write_line(f"parity reports: {Path(report_dir).resolve()}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    state = config.stash.get(STATE, None)
+    report_dir = _opt(config, "report_dir")
+    if state is None or not report_dir:
+        return
+    parts = Path(report_dir) / ".parts"
+    parts.mkdir(parents=True, exist_ok=True)
+    worker = getattr(config, "workerinput", {}).get("workerid", "main")
+    for (model, dataset), rec in state.records.items():
+        rec = {**rec, "outputs": list(rec["outputs"].values())}
+        (parts / f"{model}-{dataset}-{worker}.json").write_text(json.dumps(rec, default=str))
+    if not hasattr(config, "workerinput"):
+        from harness.report.summary import write_reports
+
+        engine = {}
+        if state._spark is not None:
+            from harness.fingerprint import engine_versions
+
+            engine = engine_versions(state._spark)
+        write_reports(Path(report_dir), backend=backend_of(config),
+                      datasets=_opt(config, "dataset") or ["sample"], engine=engine,
+                      started=state_started(config), finished=time.time())
+
+
+def state_started(config: pytest.Config) -> float:
+    return getattr(config, "_harness_started", time.time())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config._harness_started = time.time()
+    report_dir = _opt(session.config, "report_dir")
+    if report_dir and not hasattr(session.config, "workerinput"):
+        parts = Path(report_dir) / ".parts"
+        if parts.is_dir():
+            for old in parts.glob("*.json"):
+                old.unlink()

@@ -1,0 +1,311 @@
+"""Running a model's steps (sql, python, r) on Spark, under a platform profile.
+
+A model is a list of steps sharing one namespace of tables: inputs are registered as
+temporary views, each step reads what it needs and registers what it produces, and the
+model's outputs are read back from the namespace by name.
+
+Profiles: ``spark`` runs the code as the new platform does (Spark's defaults, ANSI on).
+``legacy`` emulates the Hive platform the goldens came from: ANSI off (Hive turns a bad
+cast into NULL), and Hive's own UDF implementations (from the hive-exec jar that pyspark
+ships) in place of Spark built-ins whose results differ, e.g. ``percentile_approx``.
+Spark refuses to shadow a built-in, so Hive's class is registered under its own name
+(``hive_percentile_approx``) and calls are rewritten token by token, leaving the rest of
+the original SQL text untouched.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+
+from harness.errors import ModelRunError
+from harness.spec import ModelSpec, StepSpec
+
+PROFILES = ("spark", "legacy")
+
+# Hive built-ins whose Spark namesakes compute something else; name -> Hive UDF class.
+HIVE_FUNCTIONS = {
+    "percentile_approx": "org.apache.hadoop.hive.ql.udf.generic.GenericUDAFPercentileApprox",
+}
+LEGACY_CONF = {"spark.sql.ansi.enabled": "false",
+               "spark.sql.legacy.timeParserPolicy": "LEGACY"}
+_VAR = re.compile(r"\$\{(?:hivevar:|hiveconf:)?([A-Za-z_][A-Za-z0-9_.]*)\}")
+
+
+@dataclass
+class StepTiming:
+    step: str
+    seconds: float
+
+
+@dataclass
+class RunResult:
+    outputs: dict[str, DataFrame]
+    timings: list[StepTiming] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def substitute(sql: str, params: dict[str, Any], where: str) -> str:
+    """Replace Hive variables (``${x}``, ``${hivevar:x}``, ``${hiveconf:x}``) from params."""
+
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in params:
+            raise ModelRunError(f"{where}: uses ${{{name}}} but the spec's parameters do not "
+                                f"define '{name}' (add it under parameters:)")
+        return str(params[name])
+
+    return _VAR.sub(value, sql)
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split a script at top-level semicolons (quotes and comments respected)."""
+    statements, current, i, quote = [], [], 0, ""
+    while i < len(sql):
+        ch = sql[i]
+        if quote:
+            current.append(ch)
+            if ch == "\\" and i + 1 < len(sql):
+                current.append(sql[i + 1])
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "'\"`":
+            quote = ch
+            current.append(ch)
+        elif sql.startswith("--", i):
+            end = sql.find("\n", i)
+            i = len(sql) if end < 0 else end
+            continue
+        elif sql.startswith("/*", i):
+            end = sql.find("*/", i + 2)
+            i = len(sql) if end < 0 else end + 2
+            continue
+        elif ch == ";":
+            statements.append("".join(current).strip())
+            current = []
+        else:
+            current.append(ch)
+        i += 1
+    statements.append("".join(current).strip())
+    return [s for s in statements if s]
+
+
+def rewrite_functions(sql: str, mapping: dict[str, str]) -> str:
+    """Rename function calls (``name(``) using sqlglot's Hive tokenizer, text otherwise kept."""
+    if not mapping:
+        return sql
+    from sqlglot.dialects.hive import Hive
+    from sqlglot.tokens import TokenType
+
+    lowered = {k.lower(): v for k, v in mapping.items()}
+    tokens = Hive().tokenize(sql)
+    edits = []
+    for tok, nxt in zip(tokens, tokens[1:], strict=False):
+        if (tok.token_type == TokenType.VAR and tok.text.lower() in lowered
+                and nxt.token_type == TokenType.L_PAREN):
+            edits.append((tok.start, tok.end + 1, lowered[tok.text.lower()]))
+    for start, end, name in sorted(edits, reverse=True):
+        sql = sql[:start] + name + sql[end:]
+    return sql
+
+
+class Profile:
+    """Session settings and SQL rewrites for running as ``spark`` or as ``legacy`` Hive."""
+
+    def __init__(self, name: str, spec: ModelSpec):
+        if name not in PROFILES:
+            raise ModelRunError(f"unknown profile '{name}' (use {', '.join(PROFILES)})")
+        self.name = name
+        self.conf = {**LEGACY_CONF, **spec.legacy_conf} if name == "legacy" else {}
+        functions = {**HIVE_FUNCTIONS, **spec.legacy_functions} if name == "legacy" else {}
+        self.functions = {fn: f"hive_{fn}" for fn in functions}
+        self.classes = {f"hive_{fn}": cls for fn, cls in functions.items()}
+
+    def apply(self, spark: SparkSession) -> dict[str, str | None]:
+        """Set the profile's conf; returns the previous values so they can be restored."""
+        previous = {}
+        for key, value in self.conf.items():
+            previous[key] = spark.conf.get(key, None)
+            spark.conf.set(key, value)
+        for name, cls in self.classes.items():
+            try:
+                spark.sql(f"CREATE OR REPLACE TEMPORARY FUNCTION {name} AS '{cls}'")
+            except Exception as exc:
+                raise ModelRunError(
+                    f"legacy profile: cannot register Hive's {cls} as {name} "
+                    f"({str(exc).splitlines()[0][:200]}); the session needs Hive support "
+                    "(spark.sql.catalogImplementation=hive)") from None
+        return previous
+
+    def restore(self, spark: SparkSession, previous: dict[str, str | None]) -> None:
+        for key, value in previous.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+
+    @contextmanager
+    def active(self, spark: SparkSession) -> Iterator[None]:
+        previous = self.apply(spark)
+        try:
+            yield
+        finally:
+            self.restore(spark, previous)
+
+    def sql(self, text: str) -> str:
+        return rewrite_functions(text, self.functions)
+
+
+# ------------------------------------------------------------------------------- steps
+
+
+def _run_sql(spark: SparkSession, spec: ModelSpec, step: StepSpec, params: dict[str, Any],
+             profile: Profile, notes: list[str]) -> None:
+    path = spec.directory / step.file
+    text = substitute(path.read_text(), params, str(path))
+    for n, statement in enumerate(split_statements(text), start=1):
+        head = statement.split(None, 2)
+        if head and head[0].upper() == "SET" and "hive." in statement.lower():
+            notes.append(f"{path.name}: skipped Hive-only setting: {statement[:80]}")
+            continue
+        try:
+            spark.sql(profile.sql(statement)).collect() if head[0].upper() in (
+                "SET", "DROP", "USE") else spark.sql(profile.sql(statement))
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0][:400]
+            raise ModelRunError(f"{path}: statement {n} failed ({profile.name} profile): "
+                                f"{first}") from None
+
+
+def _load_python(path: Path, function: str) -> Callable[..., Any]:
+    module_name = f"harness_model_{path.parent.name}_{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ModelRunError(f"{path}: cannot import")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise ModelRunError(f"{path}: import failed: {type(exc).__name__}: {exc}") from None
+    fn = getattr(module, function, None)
+    if not callable(fn):
+        raise ModelRunError(f"{path}: defines no function '{function}'")
+    return fn
+
+
+def _run_python(spark: SparkSession, spec: ModelSpec, step: StepSpec, tables: dict[str, DataFrame],
+                params: dict[str, Any]) -> dict[str, DataFrame]:
+    path = spec.directory / step.file
+    fn = _load_python(path, step.function or "run")
+    available = {"spark": spark, "tables": tables, "params": params, **tables}
+    wanted = inspect.signature(fn).parameters
+    kwargs = {name: available[name] for name in wanted if name in available}
+    unknown = [n for n, p in wanted.items() if n not in available and p.default is p.empty]
+    if unknown:
+        raise ModelRunError(f"{path}: {step.function}() asks for {unknown}; a python step may "
+                            f"take spark, tables, params or input table names {list(tables)}")
+    try:
+        result = fn(**kwargs)
+    except Exception as exc:
+        raise ModelRunError(f"{path}: {step.function}() failed: {type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0][:400] if str(exc) else ''}") from None
+    if isinstance(result, DataFrame) or (hasattr(result, "schema") and hasattr(result, "columns")):
+        if len(step.produces) != 1:
+            raise ModelRunError(f"{path}: {step.function}() returned one DataFrame; the step "
+                                f"declares produces: {list(step.produces)}")
+        return {next(iter(step.produces)): result}
+    if not isinstance(result, dict):
+        raise ModelRunError(f"{path}: {step.function}() must return a DataFrame or a dict of them")
+    return result
+
+
+def _run_r(spark: SparkSession, spec: ModelSpec, step: StepSpec, tables: dict[str, DataFrame],
+           params: dict[str, Any]) -> dict[str, DataFrame]:
+    from harness import rbridge
+
+    path = spec.directory / step.file
+    function = step.function or "run"
+    if step.group_by:
+        if len(tables) != 1 or len(step.produces) != 1:
+            raise ModelRunError(f"{path}: a per-group r step reads one table and produces one")
+        (table, df), = tables.items()
+        (output, schema), = step.produces.items()
+        columns = [c.strip().split()[0].strip("`") for c in _split_ddl(schema)]
+        worker = rbridge.grouped_worker(str(path), function, json.dumps(params), table, output,
+                                        columns)
+        return {output: df.groupBy(*step.group_by).applyInPandas(worker, schema)}
+    local = {name: df.toPandas() for name, df in tables.items()}
+    frames = rbridge.call(path, function, local, params, list(step.produces))
+    return {name: spark.createDataFrame(frames[name], schema=step.produces[name])
+            for name in step.produces}
+
+
+def _split_ddl(ddl: str) -> list[str]:
+    parts, depth, current = [], 0, []
+    for ch in ddl + ",":
+        depth += {"<": 1, "(": 1, ">": -1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            if "".join(current).strip():
+                parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(ch)
+    return parts
+
+
+def run_model(spark: SparkSession, spec: ModelSpec, inputs: dict[str, DataFrame], *,
+              profile: Profile | None = None, params: dict[str, Any] | None = None) -> RunResult:
+    """Run every step of ``spec`` on ``inputs``; returns the declared outputs (lazy frames).
+
+    The caller applies ``profile`` (``with profile.active(spark):``) around the run *and* the
+    use of the outputs: on Spark Connect plans are analysed when they execute.
+    """
+    params = {**spec.parameters, **(params or {})}
+    prof = profile or Profile("spark", spec)
+    result = RunResult({})
+    namespace = dict(inputs)
+    for name, df in inputs.items():
+        df.createOrReplaceTempView(name)
+    for step in spec.steps:
+        started = time.perf_counter()
+        step_params = {**params, **step.parameters}
+        tables = {t: namespace[t] for t in (step.inputs or namespace)}
+        if step.kind == "sql":
+            _run_sql(spark, spec, step, step_params, prof, result.notes)
+            produced = {}
+            for t in step.produces:
+                try:
+                    produced[t] = spark.table(t)
+                except Exception:
+                    raise ModelRunError(f"{spec.directory / step.file}: did not create "
+                                        f"table or view '{t}' (declared in produces)") from None
+        elif step.kind == "python":
+            produced = _run_python(spark, spec, step, tables, step_params)
+        else:
+            produced = _run_r(spark, spec, step, tables, step_params)
+        for name, df in produced.items():
+            df.createOrReplaceTempView(name)
+            namespace[name] = df
+        result.timings.append(StepTiming(step.name, time.perf_counter() - started))
+    for out in spec.outputs:
+        if out not in namespace:
+            try:
+                namespace[out] = spark.table(out)
+            except Exception:
+                raise ModelRunError(f"model {spec.name} produced no table '{out}' (its steps "
+                                    f"made: {sorted(set(namespace) - set(inputs))})") from None
+        result.outputs[out] = namespace[out]
+    return result

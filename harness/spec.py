@@ -1,0 +1,300 @@
+"""Model specs: a model is data (``suites/<model>/model.yaml`` plus its code), never a subclass.
+
+The spec says who owns the model, how it runs (a list of steps, each ``sql``, ``python`` or
+``r``), its configuration (``parameters`` instead of hard-coded values), which fixture
+bundles feed which input tables, which outputs it writes (keys, tolerances, ignored
+columns), the packages it depends on and the datasets it runs on. Validation is strict:
+a misspelt field is an error that names the file, the field and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.errors import SpecError
+
+SPEC_FILE = "model.yaml"
+DATASETS = ("sample", "full")
+STEP_KINDS = ("sql", "python", "r")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+_TOP_FIELDS = {"name", "team", "description", "owner", "steps", "parameters", "inputs",
+               "outputs", "packages", "datasets", "legacy", "notes"}
+_REQUIRED_TOP = {"name", "team", "description", "steps", "inputs", "outputs"}
+_STEP_FIELDS = {"sql", "python", "r", "inputs", "produces", "group_by", "name", "parameters"}
+_INPUT_FIELDS = {"fixture", "version", "description"}
+_OUTPUT_FIELDS = {"keys", "rtol", "atol", "columns", "ignore", "description", "schema",
+                  "type_policy"}
+_COLUMN_TOL_FIELDS = {"rtol", "atol", "reason"}
+_LEGACY_FIELDS = {"functions", "conf"}
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    table: str
+    fixture: str
+    version: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ColumnTolerance:
+    rtol: float | None = None
+    atol: float | None = None
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: v for k, v in (("rtol", self.rtol), ("atol", self.atol)) if v is not None}
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    name: str
+    keys: tuple[str, ...]
+    rtol: float = 1e-9
+    atol: float = 0.0
+    columns: dict[str, ColumnTolerance] = field(default_factory=dict)
+    ignore: tuple[str, ...] = ()
+    description: str = ""
+    schema: str | None = None
+    type_policy: str = "widening"
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    kind: str  # sql | python | r
+    target: str  # sql: file; python/r: "file:function"
+    inputs: tuple[str, ...] | None = None
+    produces: dict[str, str | None] = field(default_factory=dict)  # table -> schema DDL
+    group_by: tuple[str, ...] = ()
+    name: str = ""
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def file(self) -> str:
+        return self.target.split(":", 1)[0]
+
+    @property
+    def function(self) -> str | None:
+        return self.target.split(":", 1)[1] if ":" in self.target else None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    team: str
+    description: str
+    directory: Path
+    steps: tuple[StepSpec, ...]
+    inputs: dict[str, InputSpec]
+    outputs: dict[str, OutputSpec]
+    parameters: dict[str, Any] = field(default_factory=dict)
+    packages: dict[str, dict[str, str]] = field(default_factory=dict)
+    datasets: tuple[str, ...] = DATASETS
+    legacy_functions: dict[str, str] = field(default_factory=dict)
+    legacy_conf: dict[str, str] = field(default_factory=dict)
+    owner: str = ""
+    notes: str = ""
+
+    @property
+    def spec_path(self) -> Path:
+        return self.directory / SPEC_FILE
+
+    @property
+    def code_files(self) -> list[Path]:
+        """Every file of the model's folder that can change its results (all but caches)."""
+        return sorted(p for p in self.directory.rglob("*")
+                      if p.is_file() and "__pycache__" not in p.parts
+                      and not p.name.startswith(".") and p.suffix not in (".pyc",))
+
+    @property
+    def uses_r(self) -> bool:
+        return any(s.kind == "r" for s in self.steps)
+
+
+def _fail(path: Path, where: str, problem: str, fix: str = "") -> SpecError:
+    return SpecError(f"{path}: {where}: {problem}" + (f" ({fix})" if fix else ""))
+
+
+def _check_fields(path: Path, where: str, data: Any, allowed: set[str],
+                  required: set[str] = frozenset()) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise _fail(path, where, f"expected a mapping, got {type(data).__name__}")
+    for key in data:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            fix = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(sorted(allowed))}"
+            raise _fail(path, where, f"unknown field '{key}'", fix)
+    for key in sorted(required):
+        if key not in data:
+            raise _fail(path, where, f"missing required field '{key}'")
+    return data
+
+
+def _number(path: Path, where: str, value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise _fail(path, where, f"must be a number, got {value!r}") from None
+    if number < 0 or number != number:
+        raise _fail(path, where, f"must be a non-negative number, got {value!r}")
+    return number
+
+
+def _names(path: Path, where: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise _fail(path, where, f"must be a list of column names, got {value!r}")
+    return tuple(value)
+
+
+def _parse_step(path: Path, index: int, raw: Any) -> StepSpec:
+    where = f"steps[{index}]"
+    data = _check_fields(path, where, raw, _STEP_FIELDS)
+    kinds = [k for k in STEP_KINDS if k in data]
+    if len(kinds) != 1:
+        raise _fail(path, where, "needs exactly one of 'sql', 'python' or 'r'",
+                    "e.g. 'sql: model.sql' or 'r: score.R:score'")
+    kind = kinds[0]
+    target = data[kind]
+    if not isinstance(target, str) or not target:
+        raise _fail(path, f"{where}.{kind}", "must be a file name (and ':function' for python/r)")
+    if kind in ("python", "r") and ":" not in target:
+        raise _fail(path, f"{where}.{kind}", f"'{target}' names no function",
+                    f"write it as '{target}:function_name'")
+    code = path.parent / target.split(":", 1)[0]
+    if not code.is_file():
+        raise _fail(path, f"{where}.{kind}", f"code file '{code.name}' does not exist in "
+                    f"{path.parent}")
+    produces_raw = data.get("produces", {})
+    if isinstance(produces_raw, list):
+        produces_raw = {name: None for name in produces_raw}
+    if not isinstance(produces_raw, dict):
+        raise _fail(path, f"{where}.produces", "must map table names to schema DDL (or list names)")
+    if kind == "r" and not all(produces_raw.values()):
+        raise _fail(path, f"{where}.produces", "an r step must declare each table's schema",
+                    "e.g. 'scores: customer_id BIGINT, propensity DOUBLE'")
+    group_by = _names(path, f"{where}.group_by", data["group_by"]) if "group_by" in data else ()
+    if group_by and kind == "sql":
+        raise _fail(path, f"{where}.group_by", "only python and r steps run per group")
+    inputs = _names(path, f"{where}.inputs", data["inputs"]) if "inputs" in data else None
+    params = data.get("parameters", {}) or {}
+    if not isinstance(params, dict):
+        raise _fail(path, f"{where}.parameters", "must be a mapping")
+    return StepSpec(kind, target, inputs, dict(produces_raw), group_by,
+                    str(data.get("name", f"{kind}:{target}")), params)
+
+
+def _parse_output(path: Path, name: str, raw: Any) -> OutputSpec:
+    where = f"outputs.{name}"
+    data = _check_fields(path, where, raw, _OUTPUT_FIELDS, {"keys"})
+    keys = _names(path, f"{where}.keys", data["keys"])
+    columns = {}
+    for col, tol in (data.get("columns") or {}).items():
+        tol = _check_fields(path, f"{where}.columns.{col}", tol, _COLUMN_TOL_FIELDS)
+        if "rtol" not in tol and "atol" not in tol:
+            raise _fail(path, f"{where}.columns.{col}", "set rtol and/or atol")
+        columns[col] = ColumnTolerance(
+            _number(path, f"{where}.columns.{col}.rtol", tol["rtol"]) if "rtol" in tol else None,
+            _number(path, f"{where}.columns.{col}.atol", tol["atol"]) if "atol" in tol else None,
+            str(tol.get("reason", "")))
+    policy = data.get("type_policy", "widening")
+    if policy not in ("exact", "widening", "numeric"):
+        raise _fail(path, f"{where}.type_policy", f"unknown policy {policy!r}",
+                    "use exact, widening or numeric")
+    return OutputSpec(
+        name=name, keys=keys,
+        rtol=_number(path, f"{where}.rtol", data.get("rtol", 1e-9)),
+        atol=_number(path, f"{where}.atol", data.get("atol", 0.0)),
+        columns=columns,
+        ignore=_names(path, f"{where}.ignore", data["ignore"]) if data.get("ignore") else (),
+        description=str(data.get("description", "")),
+        schema=data.get("schema"), type_policy=policy)
+
+
+def load_spec(path: Path | str) -> ModelSpec:
+    """Read and validate one ``model.yaml``; every problem names the file and field."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / SPEC_FILE
+    if not path.is_file():
+        raise SpecError(f"{path}: no model spec here (each model needs suites/<model>/{SPEC_FILE})")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f"line {mark.line + 1}" if mark else "YAML"
+        raise _fail(path, at, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    data = _check_fields(path, "top level", raw, _TOP_FIELDS, _REQUIRED_TOP)
+    name = data["name"]
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise _fail(path, "name", f"{name!r} is not a valid model name", "letters, digits, _")
+    if name != path.parent.name:
+        raise _fail(path, "name", f"'{name}' differs from its folder '{path.parent.name}'",
+                    "rename one so they match")
+    for text_field in ("team", "description"):
+        if not isinstance(data[text_field], str) or not data[text_field].strip():
+            raise _fail(path, text_field, "must be a non-empty string")
+
+    if not isinstance(data["steps"], list) or not data["steps"]:
+        raise _fail(path, "steps", "must be a non-empty list of steps")
+    steps = tuple(_parse_step(path, i, s) for i, s in enumerate(data["steps"]))
+
+    inputs = {}
+    if not isinstance(data["inputs"], dict) or not data["inputs"]:
+        raise _fail(path, "inputs", "must map input table names to fixture bundles")
+    for table, ref in data["inputs"].items():
+        if isinstance(ref, str) and "@" in ref:  # shorthand: customers@1
+            fixture, version = ref.split("@", 1)
+            ref = {"fixture": fixture, "version": version}
+        ref = _check_fields(path, f"inputs.{table}", ref, _INPUT_FIELDS, {"fixture", "version"})
+        inputs[table] = InputSpec(table, str(ref["fixture"]), str(ref["version"]),
+                                  str(ref.get("description", "")))
+
+    if not isinstance(data["outputs"], dict) or not data["outputs"]:
+        raise _fail(path, "outputs", "must map output table names to keys and tolerances")
+    outputs = {n: _parse_output(path, n, o) for n, o in data["outputs"].items()}
+
+    params = data.get("parameters") or {}
+    if not isinstance(params, dict):
+        raise _fail(path, "parameters", "must be a mapping of name: value")
+    packages = data.get("packages") or {}
+    _check_fields(path, "packages", packages, {"python", "r"})
+    packages = {lang: {str(k): str(v) for k, v in (pkgs or {}).items()}
+                for lang, pkgs in packages.items()}
+    datasets = tuple(data.get("datasets", DATASETS))
+    for ds in datasets:
+        if ds not in DATASETS:
+            raise _fail(path, "datasets", f"unknown dataset '{ds}'", f"use {', '.join(DATASETS)}")
+    legacy = _check_fields(path, "legacy", data.get("legacy") or {}, _LEGACY_FIELDS)
+
+    known = set(inputs)
+    for step in steps:
+        for table in step.inputs or ():
+            if table not in known:
+                raise _fail(path, f"step '{step.name}'", f"reads '{table}', which no input or "
+                            "earlier step provides")
+        known |= set(step.produces)
+    return ModelSpec(
+        name=name, team=data["team"], description=data["description"].strip(),
+        directory=path.parent.resolve(), steps=steps, inputs=inputs, outputs=outputs,
+        parameters=params, packages=packages, datasets=datasets,
+        legacy_functions={str(k): str(v) for k, v in (legacy.get("functions") or {}).items()},
+        legacy_conf={str(k): str(v) for k, v in (legacy.get("conf") or {}).items()},
+        owner=str(data.get("owner", "")), notes=str(data.get("notes", "")))
+
+
+def discover(suites_root: Path | str) -> dict[str, ModelSpec]:
+    """All models under ``suites_root`` (each ``<model>/model.yaml``), by name."""
+    root = Path(suites_root)
+    if not root.is_dir():
+        raise SpecError(f"{root}: the suites folder does not exist")
+    return {spec.name: spec for spec in
+            (load_spec(p) for p in sorted(root.glob(f"*/{SPEC_FILE}")))}
