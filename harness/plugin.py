@@ -135,7 +135,10 @@ class HarnessState:
                 spec = self.project.model(model)
                 run = api.run_model(self.spark, self.project, spec, dataset, scale=self.scale())
                 self.runs[key] = run
+                from harness.fingerprint import engine_versions
+
                 rec.update(run_seconds=round(run.run_seconds, 3), rows_in=run.rows_in,
+                           engine=engine_versions(self.spark),
                            fingerprint=run.fingerprint,
                            checks=[c.line() for c in run.checks if not c.ok],
                            notes=run.notes)
@@ -371,3 +374,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         if parts.is_dir():
             for old in parts.glob("*.json"):
                 old.unlink()
+
+
+@pytest.fixture(scope="session")
+def harness(request: pytest.FixtureRequest) -> HarnessState:
+    """The run's harness state, for hand-written tests beside a model's spec.
+
+    ``harness.run(model, dataset)`` returns the (cached) model run,
+    ``harness.check(model, dataset, output)`` the cached comparison, ``harness.spark`` the
+    session and ``harness.project`` the repository. Mark such tests
+    ``@pytest.mark.xdist_group("<model>")`` so they share the model's worker and run.
+    """
+    return request.config.stash[STATE]
