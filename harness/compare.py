@@ -31,6 +31,7 @@ from pyspark.sql import types as T
 from harness.errors import CompareError
 
 TYPE_POLICIES = ("exact", "widening", "numeric")
+_MAX_FIELDS = "spark.sql.codegen.maxFields"
 _TOLERANCE_FIELDS = {"rtol", "atol"}
 _INTEGRAL = (T.ByteType, T.ShortType, T.IntegerType, T.LongType)
 _INTEGRAL_RANK = {T.ByteType: 1, T.ShortType: 2, T.IntegerType: 3, T.LongType: 4}
@@ -582,43 +583,54 @@ def compare(
         sample(key_any_sql, f"{first_sql} AND _en > 1").alias("s_dup_e"),
         sample(key_any_sql, f"{first_sql} AND _an > 1").alias("s_dup_a"),
     ]
+    # Per-row work happens once, in a projection below the aggregate: projections get
+    # whole-stage codegen and common-subexpression elimination, while the aggregate (a
+    # SortAggregate, because min_by(..., k) keeps an object buffer) is interpreted and so
+    # must only read ready-made columns.
     kinds = []
-    bad_columns = []
+    per_row: list[Column] = []
     for j, (_en, _an, et, at, c_rtol, c_atol) in enumerate(plan.columns):
         kind = _kind(et, at)
         kinds.append(kind)
         if kind == "incomparable":
             continue
         e, a = F.col(f"e{j}"), F.col(f"a{j}")
-        bad_columns.append((~_match(e, a, et, at, c_rtol, c_atol)).alias(f"_b{j}"))
-        aggs += [
-            F.count_if(F.col("_p") & F.col(f"_b{j}")).alias(f"m{j}"),
-            F.count_if(F.col("_p") & (e.isNull() != a.isNull())).alias(f"n{j}"),
+        per_row += [
+            (F.col("_p") & ~_match(e, a, et, at, c_rtol, c_atol)).alias(f"_b{j}"),
+            (F.col("_p") & (e.isNull() != a.isNull())).alias(f"_n{j}"),
         ]
+        aggs += [F.count_if(F.col(f"_b{j}")).alias(f"m{j}"),
+                 F.count_if(F.col(f"_n{j}")).alias(f"n{j}")]
         if kind == "numeric":
             ed, ad = e.cast("double"), a.cast("double")
             ok = F.col("_p") & _is_finite(ed, T.DoubleType()) & _is_finite(ad, T.DoubleType())
             diff = F.abs(ad - ed)
-            rel = (
-                F.when(ed != 0, diff / F.abs(ed))
-                .when(diff == 0, F.lit(0.0))
-                .otherwise(F.lit(float("inf")))
-            )
-            aggs += [F.max(F.when(ok, diff)).alias(f"x{j}"), F.max(F.when(ok, rel)).alias(f"r{j}")]
-            value_sql = (
-                f"struct({key_e_sql} AS key, e{j} AS expected, a{j} AS actual, "
-                f"abs(CAST(a{j} AS DOUBLE) - CAST(e{j} AS DOUBLE)) AS abs_diff)"
-            )
+            rel = (F.when(ed != 0, diff / F.abs(ed)).when(diff == 0, F.lit(0.0))
+                   .otherwise(F.lit(float("inf"))))
+            per_row += [F.when(ok, diff).alias(f"_d{j}"), F.when(ok, rel).alias(f"_r{j}")]
+            aggs += [F.max(f"_d{j}").alias(f"x{j}"), F.max(f"_r{j}").alias(f"r{j}")]
+            value_sql = (f"struct({key_e_sql} AS key, e{j} AS expected, a{j} AS actual, "
+                         f"_d{j} AS abs_diff)")
         else:
             value_sql = f"struct({key_e_sql} AS key, e{j} AS expected, a{j} AS actual)"
         if sample_size:
-            aggs.append(sample(value_sql, f"_p AND _b{j}").alias(f"s{j}"))
-    joined = joined.select("*", *bad_columns)
+            aggs.append(sample(value_sql, f"_b{j}").alias(f"s{j}"))
+    joined = joined.select("*", *per_row)
 
+    # The per-row projection carries ~6 fields per compared column; past Spark's default
+    # spark.sql.codegen.maxFields (100) it would lose whole-stage codegen and run 3-4x slower.
+    conf = expected.sparkSession.conf
+    previous = conf.get(_MAX_FIELDS, None)
+    conf.set(_MAX_FIELDS, str(max(1000, 8 * len(plan.columns) + 50)))
     try:
         row = joined.agg(*aggs).collect()[0]
     except Exception as exc:  # Spark errors: keep the first meaningful line, drop the JVM trace
         raise CompareError(f"the comparison query failed: {_spark_message(exc)}") from None
+    finally:
+        if previous is None:
+            conf.unset(_MAX_FIELDS)
+        else:
+            conf.set(_MAX_FIELDS, previous)
 
     key_names = [kp[0] for kp in plan.keys]
 
@@ -629,7 +641,9 @@ def compare(
         return [named_key(s) for s in (samples or [])][:sample_size]
 
     def key_frame(where: Column) -> DataFrame:
-        return joined.where(first & where).select(key_struct.alias("k")).select("k.*")
+        names = [kp[0] for kp in plan.keys]
+        return joined.where(first & where).select(key_struct.alias("k")).select(
+            *[F.col(f"k.k{i}").alias(name) for i, name in enumerate(names)])
 
     columns: dict[str, ColumnStats] = {}
     for j, (en, _an, et, at, c_rtol, c_atol) in enumerate(plan.columns):

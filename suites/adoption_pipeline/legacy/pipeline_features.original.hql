@@ -1,0 +1,71 @@
+-- pipeline_features.hql: customer profiles and the aggregated training set of the
+-- adoption pipeline (step 1 of 3: Hive -> R model -> Python post-processing).
+-- Legacy Hive job (HDInsight), as it ran on the old platform.
+SET hive.exec.dynamic.partition.mode=nonstrict;
+
+DROP TABLE IF EXISTS pipeline_history;
+DROP TABLE IF EXISTS pipeline_customers;
+DROP TABLE IF EXISTS pipeline_profiles;
+DROP TABLE IF EXISTS pipeline_train;
+
+-- First-half behaviour of each customer: contacts and take-ups before 1 July.
+CREATE TABLE pipeline_history AS
+SELECT customer_id,
+       COUNT(*) AS contacts,
+       SUM(CASE WHEN converted THEN 1 ELSE 0 END) AS conversions
+FROM contacts
+WHERE contact_date < '2024-07-01'
+GROUP BY customer_id;
+
+-- One row per customer (latest signup of duplicated records), banded.
+CREATE TABLE pipeline_customers AS
+SELECT customer_id, region, segment,
+       CASE WHEN age IS NULL THEN 'unknown'
+            WHEN age < 30 THEN '18-29'
+            WHEN age < 45 THEN '30-44'
+            WHEN age < 60 THEN '45-59'
+            ELSE '60+' END AS age_band,
+       CASE WHEN income IS NULL THEN 'unknown'
+            WHEN income < 25000 THEN 'low'
+            WHEN income < 60000 THEN 'mid'
+            ELSE 'high' END AS income_band,
+       prior_contacts,
+       CASE WHEN prior_rate IS NULL THEN 'none'
+            WHEN prior_rate = 0 THEN 'no_uptake'
+            ELSE 'took_up' END AS history_band
+FROM (
+  SELECT c.customer_id, c.region, c.segment,
+         datediff('2024-10-01',
+                  CASE WHEN c.birth_date LIKE '__/__/____'
+                       THEN to_date(from_unixtime(unix_timestamp(c.birth_date, 'dd/MM/yyyy')))
+                       ELSE to_date(c.birth_date) END) / 365.25 AS age,
+         CASE WHEN c.annual_income RLIKE '^[0-9][0-9,]*(\\.[0-9]+)?$'
+              THEN CAST(regexp_replace(c.annual_income, ',', '') AS DOUBLE) END AS income,
+         COALESCE(h.contacts, 0) AS prior_contacts,
+         COALESCE(h.conversions, 0) / COALESCE(h.contacts, 0) AS prior_rate,
+         ROW_NUMBER() OVER (PARTITION BY c.customer_id
+                            ORDER BY c.signup_date DESC, c.region) AS rn
+  FROM customers c
+  LEFT JOIN pipeline_history h ON c.customer_id = h.customer_id
+  WHERE c.customer_id IS NOT NULL
+) ranked
+WHERE rn = 1;
+
+-- The distinct profiles the model scores (a compact design: not one row per customer).
+CREATE TABLE pipeline_profiles AS
+SELECT region, segment, age_band, income_band, history_band, COUNT(*) AS customers
+FROM pipeline_customers
+GROUP BY region, segment, age_band, income_band, history_band;
+
+-- Training set: third-quarter contacts, aggregated to cells (binomial counts).
+CREATE TABLE pipeline_train AS
+SELECT c.region, c.segment, c.age_band, c.income_band, c.history_band,
+       k.channel, p.product_name,
+       COUNT(*) AS contacts,
+       SUM(CASE WHEN k.converted THEN 1 ELSE 0 END) AS conversions
+FROM contacts k
+JOIN pipeline_customers c ON k.customer_id = c.customer_id
+JOIN products p ON k.product_id = p.product_id
+WHERE k.contact_date >= '2024-07-01' AND k.contact_date < '2024-10-01'
+GROUP BY c.region, c.segment, c.age_band, c.income_band, c.history_band,
+         k.channel, p.product_name;
