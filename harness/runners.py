@@ -277,6 +277,13 @@ def run_model(spark: SparkSession, spec: ModelSpec, inputs: dict[str, DataFrame]
     prof = profile or Profile("spark", spec)
     result = RunResult({})
     namespace = dict(inputs)
+    # Temp views left by an earlier run in this session would shadow the tables that SQL
+    # steps create (DROP TABLE would drop the view, then CREATE TABLE fails).
+    for step in spec.steps:
+        for name in step.produces:
+            spark.catalog.dropTempView(name)
+    for name in spec.outputs:
+        spark.catalog.dropTempView(name)
     for name, df in inputs.items():
         df.createOrReplaceTempView(name)
     for step in spec.steps:
@@ -297,7 +304,8 @@ def run_model(spark: SparkSession, spec: ModelSpec, inputs: dict[str, DataFrame]
         else:
             produced = _run_r(spark, spec, step, tables, step_params)
         for name, df in produced.items():
-            df.createOrReplaceTempView(name)
+            if step.kind != "sql":  # SQL already made its tables/views under these names
+                df.createOrReplaceTempView(name)
             namespace[name] = df
         result.timings.append(StepTiming(step.name, time.perf_counter() - started))
     for out in spec.outputs:

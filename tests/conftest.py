@@ -1,0 +1,3 @@
+"""The harness's own tests; pytester runs generated suites on throwaway project copies."""
+
+pytest_plugins = ["pytester"]
