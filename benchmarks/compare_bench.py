@@ -14,10 +14,12 @@ Contestants, each timed ``--repeat`` times round-robin (median reported):
 * ``scan floor``   xxhash64 over every column of both inputs, aggregated (a full read)
 * ``join floor``   full outer join of both inputs on the key, all columns, ``noop`` write
 * ``engine``       ``harness.compare.compare(golden, candidate, keys=[KEY], rtol, atol)``
-* ``datacompy``    ``datacompy.spark.SparkSQLCompare(...)`` + ``.matches()``
-* ``datacompy+report`` the same + ``.report()`` (``--peers all`` only)
-* ``pyspark assert``   ``pyspark.testing.assertDataFrameEqual`` (``--peers all`` only)
-* ``chispa``       ``chispa.assert_approx_df_equality`` (``--peers all`` only)
+* ``datacompy``    ``datacompy.spark.SparkSQLCompare(...)`` + ``.matches()``, session as is
+* ``datacompy ansi-off``   the same in a new session with spark.sql.ansi.enabled=false
+  (datacompy 1.1.0 TRY_CASTs every column, DATE included, to DOUBLE: an ANSI analysis error)
+* ``datacompy+report ansi-off`` the same + ``.report()``                 (``--peers all`` only)
+* ``pyspark assert``   ``pyspark.testing.assertDataFrameEqual``          (``--peers all`` only)
+* ``chispa``       ``chispa.assert_approx_df_equality``                  (``--peers all`` only)
 
 Peers run in a child Python process that attaches to *this* process's JVM (the same
 SparkContext and SparkSession, through the py4j gateway), under a Spark job group: on
@@ -317,14 +319,15 @@ class RssProbe:
 
 
 def short_error(exc: BaseException, limit: int = 160) -> str:
-    text = str(exc).strip() or type(exc).__name__
+    """``Type: first meaningful line`` (no JVM trace, no ASCII-table borders), truncated."""
+    text = str(exc).strip()
     line = ""
     for raw in text.splitlines():
         raw = raw.strip()
-        if raw and not raw.startswith(("at ", "JVM stacktrace", "org.apache", "py4j")):
+        if raw and not raw.startswith(("at ", "JVM stacktrace", "org.apache", "py4j", "+", "|")):
             line = raw
             break
-    line = f"{type(exc).__name__}: {line or text.splitlines()[0]}"
+    line = f"{type(exc).__name__}: {line}" if line else type(exc).__name__
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
@@ -368,22 +371,21 @@ def peer_chispa(spark: Any, golden: Any, candidate: Any) -> tuple:
     return "pass", None, ""
 
 
+# name -> (function, module imported before the clock starts, ANSI off in its own session)
+# datacompy 1.1.0 computes max_diff with TRY_CAST(col AS DOUBLE) on every column, which Spark
+# 4's ANSI mode rejects for DATE columns at analysis time; the "ansi off" variants run it in
+# spark.newSession() with spark.sql.ansi.enabled=false (same SparkContext, cache and settings).
 PEERS = {
-    "datacompy": peer_datacompy,
-    "datacompy+report": peer_datacompy_report,
-    "pyspark assert": peer_pyspark_assert,
-    "chispa": peer_chispa,
+    "datacompy": (peer_datacompy, "datacompy.spark", False),
+    "datacompy ansi-off": (peer_datacompy, "datacompy.spark", True),
+    "datacompy+report ansi-off": (peer_datacompy_report, "datacompy.spark", True),
+    "pyspark assert": (peer_pyspark_assert, "pyspark.testing", False),
+    "chispa": (peer_chispa, "chispa", False),
 }
 PEER_SETS = {
     "none": [],
-    "fast": ["datacompy"],
-    "all": ["datacompy", "datacompy+report", "pyspark assert", "chispa"],
-}
-PEER_IMPORTS = {
-    "datacompy": "datacompy.spark",
-    "datacompy+report": "datacompy.spark",
-    "pyspark assert": "pyspark.testing",
-    "chispa": "chispa",
+    "fast": ["datacompy", "datacompy ansi-off"],
+    "all": list(PEERS),
 }
 
 
@@ -414,14 +416,19 @@ def child_main(args: argparse.Namespace) -> None:
 
         gateway = launch_gateway()
         jvm = gateway.jvm
-        active = jvm.org.apache.spark.SparkContext.getActive()
-        if active.isEmpty():
-            raise RuntimeError("the parent's JVM has no active SparkContext")
-        jsc = jvm.org.apache.spark.api.java.JavaSparkContext.fromSparkContext(active.get())
+        default = SparkSession._get_j_spark_session_class(jvm).getDefaultSession()
+        if not default.isDefined():
+            raise RuntimeError("the parent's JVM has no default SparkSession")
+        jss = default.get()  # the parent's session: same SparkContext, same SQL settings
+        jsc = jvm.org.apache.spark.api.java.JavaSparkContext.fromSparkContext(jss.sparkContext())
         sc = SparkContext(gateway=gateway, jsc=jsc, conf=SparkConf(_jconf=jsc.getConf()))
-        spark = SparkSession(sc)  # the JVM's default session: the parent's, same settings
+        spark = SparkSession(sc, jsparkSession=jss)
         sc.setJobGroup(args.group, f"compare_bench {args.child}", True)
-        importlib.import_module(PEER_IMPORTS[args.child])
+        peer_fn, module, ansi_off = PEERS[args.child]
+        if ansi_off:
+            spark = spark.newSession()  # its own SQL conf; the parent's session is untouched
+            spark.conf.set("spark.sql.ansi.enabled", "false")
+        importlib.import_module(module)
         fail_types = _fail_types(args.child)
         golden = spark.read.parquet(args.golden)
         candidate = spark.read.parquet(args.candidate)
@@ -434,7 +441,7 @@ def child_main(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     counts, note = None, ""
     try:
-        verdict, counts, note = PEERS[args.child](spark, golden, candidate)
+        verdict, counts, note = peer_fn(spark, golden, candidate)
     except fail_types as exc:
         verdict, note = "fail", short_error(exc, 100)
     except BaseException as exc:
@@ -614,6 +621,7 @@ def run_peer_child(
     name: str,
     paths: tuple[Path, Path],
     timeout: float,
+    max_rss_gb: float,
     log_dir: Path,
     tag: str,
 ) -> dict:
@@ -680,12 +688,29 @@ def run_peer_child(
         sampler.begin()
         sampling = True
         started = time.monotonic()
-        msg = _next_message(q, timeout)
-        if msg is None:
-            out["verdict"] = "timeout"
-            out["seconds"] = round(time.monotonic() - started, 1)
-            out["note"] = f"killed after {timeout:g}s"
-        elif msg.get("event") == "done":
+        rss_ready = _child_rss_kb(proc.pid) or 0
+        rss_peak = rss_ready
+        msg = None
+        while True:  # wait for the answer; watch the clock and the child's memory
+            elapsed = time.monotonic() - started
+            if elapsed >= timeout:
+                out["verdict"] = "timeout"
+                out["seconds"] = round(elapsed, 1)
+                out["note"] = f"killed after {timeout:g}s"
+                break
+            msg = _next_message(q, min(1.0, timeout - elapsed))
+            if msg is not None:
+                break
+            rss_peak = max(rss_peak, _child_rss_kb(proc.pid) or 0)
+            if rss_peak > max_rss_gb * 2**20:
+                out["seconds"] = round(time.monotonic() - started, 1)
+                out["note"] = (
+                    f"killed: python RSS {rss_peak / 2**20:.1f} GB > --peer-max-rss-gb "
+                    f"{max_rss_gb:g} after {out['seconds']:g}s"
+                )
+                break
+        out["py_rss_delta_mb"] = round((rss_peak - rss_ready) / 1024, 1)
+        if msg is not None and msg.get("event") == "done":
             out.update(
                 verdict=msg["verdict"],
                 seconds=round(msg["seconds"], 3),
@@ -693,7 +718,9 @@ def run_peer_child(
                 note=msg.get("note") or "",
                 py_rss_delta_mb=msg.get("py_rss_delta_mb"),
             )
-        else:
+            if out["verdict"] == "error":
+                out["note"] += f" (after {out['seconds']:.1f}s)"
+        elif msg is not None:
             out["note"] = _child_problem(msg, "run", stderr_path)
     finally:
         _kill_child(proc)  # a finished child has exited already; a stuck one is killed
@@ -706,6 +733,17 @@ def run_peer_child(
         out["jvm_heap_after_mb"] = jvm_used_after_gc_mb(spark)
         spark.catalog.clearCache()
     return out
+
+
+def _child_rss_kb(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def _next_message(q: queue.Queue, timeout: float) -> dict | None:
@@ -852,9 +890,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--peers",
         default="fast",
-        help="all | fast (datacompy only) | none, or a comma list of: " + ", ".join(PEERS),
+        help="all | fast (the two datacompy runs) | none, or a comma list of: " + ", ".join(PEERS),
     )
     p.add_argument("--peer-timeout", type=float, default=900.0, help="seconds per peer call")
+    p.add_argument(
+        "--peer-max-rss-gb",
+        type=float,
+        default=8.0,
+        help="kill a peer whose Python process grows past this RSS (default 8)",
+    )
     p.add_argument("--out", type=Path, default=None, help="write the JSON results here")
     p.add_argument("--_child", default=None, help=argparse.SUPPRESS)
     p.add_argument("--_group", default=None, help=argparse.SUPPRESS)
@@ -869,12 +913,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--rows must be at least {MOD_STRING} so every designed change occurs")
     if args.repeat < 1:
         p.error("--repeat must be >= 1")
-    if args.peer_timeout <= 0:
-        p.error("--peer-timeout must be > 0")
+    if args.peer_timeout <= 0 or args.peer_max_rss_gb <= 0:
+        p.error("--peer-timeout and --peer-max-rss-gb must be > 0")
     if args.peers in PEER_SETS:
         args.peer_list = PEER_SETS[args.peers]
     else:
-        names = [n.strip() for n in args.peers.split(",") if n.strip()]
+        names = [n.strip() for n in args.peers.split(",") if n.strip()]  # "a, b" works too
         unknown = [n for n in names if n not in PEERS]
         if unknown:
             p.error(f"unknown peer(s) {unknown}; use all, fast, none or names from {list(PEERS)}")
@@ -940,6 +984,7 @@ def _run(spark: Any, args: argparse.Namespace, load_start: tuple, version: str, 
                     name,
                     (golden_path, candidate_path),
                     args.peer_timeout,
+                    args.peer_max_rss_gb,
                     log_dir,
                     tag,
                 )
@@ -974,8 +1019,9 @@ def _run(spark: Any, args: argparse.Namespace, load_start: tuple, version: str, 
     engine_counts_ok = bool(engine["counts_ok"])
     engine_ok = engine["verdict_ok"] is True and engine_counts_ok
 
+    dc_peers = [name for name in PEERS if name.startswith("datacompy")]
     ratios = {}
-    for peer in ("datacompy", "datacompy+report"):
+    for peer in dc_peers:
         pr = by_name.get(peer)
         if pr and pr["median_s"] and engine["median_s"]:
             ratios[f"{peer}_over_engine"] = round(pr["median_s"] / engine["median_s"], 2)
@@ -990,7 +1036,7 @@ def _run(spark: Any, args: argparse.Namespace, load_start: tuple, version: str, 
         "driver_memory": spark.sparkContext.getConf().get("spark.driver.memory", "?"),
         "master": spark.sparkContext.master,
         "shuffle_partitions": spark.conf.get("spark.sql.shuffle.partitions"),
-        "ansi_enabled": spark.conf.get("spark.sql.ansi.enabled", "?"),
+        "ansi_enabled": spark.conf.get("spark.sql.ansi.enabled"),
     }
     print()
     print(
@@ -1019,7 +1065,7 @@ def _run(spark: Any, args: argparse.Namespace, load_start: tuple, version: str, 
         )
         + f" ({truth['total_mismatches']} mismatches over {len(COLUMNS)} columns)"
     )
-    for peer in ("datacompy", "datacompy+report"):
+    for peer in dc_peers:
         key = f"{peer}_over_engine"
         if peer in by_name:
             if key in ratios:
@@ -1036,6 +1082,7 @@ def _run(spark: Any, args: argparse.Namespace, load_start: tuple, version: str, 
                 "repeat": args.repeat,
                 "peers": args.peer_list,
                 "peer_timeout_s": args.peer_timeout,
+                "peer_max_rss_gb": args.peer_max_rss_gb,
                 "rtol": RTOL,
                 "atol": ATOL,
                 "chispa_precision": CHISPA_PRECISION,

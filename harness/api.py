@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import os
+import re
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,6 +102,31 @@ def server_sees_local_files(spark: SparkSession) -> bool:
     return any(host in remote for host in ("127.0.0.1", "localhost"))
 
 
+_SCRATCH: dict[int, str] = {}
+
+
+def scratch_database(spark: SparkSession) -> str:
+    """Make a private database current, so tables that SQL steps create never collide with
+    another worker's on a shared Spark Connect server or cluster. One per session."""
+    key = id(spark)
+    if key not in _SCRATCH:
+        raw = f"harness_{socket.gethostname()}_{os.getpid()}".lower()
+        name = re.sub(r"[^a-z0-9_]", "_", raw)
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS `{name}`")
+        _SCRATCH[key] = name
+    spark.catalog.setCurrentDatabase(_SCRATCH[key])
+    return _SCRATCH[key]
+
+
+def drop_scratch_database(spark: SparkSession) -> None:
+    name = _SCRATCH.pop(id(spark), None)
+    if name:
+        try:
+            spark.sql(f"DROP DATABASE IF EXISTS `{name}` CASCADE")
+        except Exception:  # the session may already be gone at shutdown
+            pass
+
+
 def load_inputs(spark: SparkSession, project: Project, spec: ModelSpec, dataset: str, *,
                 scale: float = 1.0) -> tuple[dict[str, DataFrame], dict[str, Bundle]]:
     if dataset not in DATASETS:
@@ -128,6 +155,7 @@ def run_model(spark: SparkSession, project: Project, spec: ModelSpec, dataset: s
               check_inputs: bool = True) -> ModelRun:
     """Build inputs, check their quality, run the model. Outputs stay lazy (Spark)."""
     started = time.perf_counter()
+    scratch_database(spark)
     inputs, bundles = load_inputs(spark, project, spec, dataset, scale=scale)
     checks: list[CheckResult] = []
     rows_in: dict[str, int] = {}

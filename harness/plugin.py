@@ -339,6 +339,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     state = config.stash.get(STATE, None)
+    if state is not None and state._spark is not None:
+        api.drop_scratch_database(state._spark)
     report_dir = _opt(config, "report_dir")
     if state is None or not report_dir:
         return
