@@ -21,7 +21,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from harness import fingerprint as fp
 from harness.compare import CompareResult, compare
-from harness.errors import HarnessError, SpecError
+from harness.errors import HarnessError, ModelRunError, SpecError
 from harness.fixtures import (
     Bundle,
     CheckResult,
@@ -90,6 +90,7 @@ class ModelRun:
     fingerprint: dict[str, Any]
     run_seconds: float
     notes: list[str] = field(default_factory=list)
+    rows_out: dict[str, int] = field(default_factory=dict)
 
 
 def server_sees_local_files(spark: SparkSession) -> bool:
@@ -152,7 +153,7 @@ def load_inputs(spark: SparkSession, project: Project, spec: ModelSpec, dataset:
 
 def run_model(spark: SparkSession, project: Project, spec: ModelSpec, dataset: str, *,
               profile: str | Profile = "spark", scale: float = 1.0,
-              check_inputs: bool = True) -> ModelRun:
+              check_inputs: bool = True, materialize: bool = True) -> ModelRun:
     """Build inputs, check their quality, run the model. Outputs stay lazy (Spark)."""
     started = time.perf_counter()
     scratch_database(spark)
@@ -171,8 +172,23 @@ def run_model(spark: SparkSession, project: Project, spec: ModelSpec, dataset: s
                 + "; ".join(c.line() for c in errors))
     prof = profile if isinstance(profile, Profile) else Profile(profile, spec)
     result: RunResult = _run_steps(spark, spec, inputs, profile=prof)
-    return ModelRun(spec, dataset, prof.name, result.outputs, bundles, checks, rows_in,
-                    fp.compute(spec, bundles), time.perf_counter() - started, result.notes)
+    outputs, rows_out = dict(result.outputs), {}
+    if materialize and server_sees_local_files(spark):
+        # Run the model once, here: the comparison then reads Parquet (and a failing one can
+        # fetch its examples without re-running the model), and run and compare times are
+        # measured apart. The files stay for inspection under .harness/outputs/.
+        base = project.root / ".harness" / "outputs" / spec.name / dataset / prof.name
+        for name, df in result.outputs.items():
+            try:
+                df.write.mode("overwrite").parquet(str(base / name))
+            except Exception as exc:
+                raise ModelRunError(f"model {spec.name} failed producing '{name}': "
+                                    f"{str(exc).strip().splitlines()[0][:400]}") from None
+            outputs[name] = spark.read.parquet(str(base / name))
+            rows_out[name] = outputs[name].count()
+    return ModelRun(spec, dataset, prof.name, outputs, bundles, checks, rows_in,
+                    fp.compute(spec, bundles), time.perf_counter() - started, result.notes,
+                    rows_out)
 
 
 @dataclass

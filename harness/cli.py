@@ -72,7 +72,7 @@ def cmd_run(args: argparse.Namespace, project: api.Project) -> int:
     with prof.active(spark):
         run = api.run_model(spark, project, spec, args.dataset, profile=prof, scale=args.scale)
         print(f"{spec.name} on {args.dataset} ({args.profile} profile): ran in "
-              f"{run.run_seconds:.1f}s; rows in: {run.rows_in}")
+              f"{run.run_seconds:.1f}s; rows in: {run.rows_in}; rows out: {run.rows_out}")
         for line in (c.line() for c in run.checks if not c.ok):
             print(f"  data quality: {line}")
         for output in spec.outputs:

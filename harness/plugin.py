@@ -64,6 +64,7 @@ def backend_of(config: pytest.Config) -> str:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: full-scale runs, excluded from the default run")
     config.addinivalue_line("markers", "harness: generated model parity tests")
+    config.addinivalue_line("markers", "xdist_group(name): keep tests on one xdist worker")
     if _opt(config, "update_golden") and not _opt(config, "reason").strip():
         raise pytest.UsageError("--update-golden needs --reason 'CR-123: why the change was "
                                 "approved' (it is recorded in the golden's provenance)")
@@ -82,6 +83,17 @@ def pytest_configure(config: pytest.Config) -> None:
                 raise pytest.UsageError(str(exc)) from None
             state.server = server
             os.environ["SPARK_REMOTE"] = url  # inherited by the xdist workers
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = config.stash.get(STATE, None)
+    lines = [f"harness: backend {backend_of(config)}, datasets "
+             f"{','.join(_opt(config, 'dataset') or ['sample'])}, goldens {state.project.golden}"
+             if state else "harness: not configured"]
+    if state is not None and state.server is not None:
+        lines.append(f"harness: Spark Connect server {state.server.url} (pid {state.server.pid}) "
+                     "shared by all workers")
+    return lines
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -138,6 +150,7 @@ class HarnessState:
                 from harness.fingerprint import engine_versions
 
                 rec.update(run_seconds=round(run.run_seconds, 3), rows_in=run.rows_in,
+                           rows_out=run.rows_out,
                            engine=engine_versions(self.spark),
                            fingerprint=run.fingerprint,
                            checks=[c.line() for c in run.checks if not c.ok],
