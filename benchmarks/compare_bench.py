@@ -15,9 +15,9 @@ Contestants, each timed ``--repeat`` times round-robin (median reported):
 * ``join floor``   full outer join of both inputs on the key, all columns, ``noop`` write
 * ``engine``       ``harness.compare.compare(golden, candidate, keys=[KEY], rtol, atol)``
 * ``datacompy``    ``datacompy.spark.SparkSQLCompare(...)`` + ``.matches()``, session as is
-* ``datacompy ansi-off``   the same in a new session with spark.sql.ansi.enabled=false
-  (datacompy 1.1.0 TRY_CASTs every column, DATE included, to DOUBLE: an ANSI analysis error)
-* ``datacompy+report ansi-off`` the same + ``.report()``                 (``--peers all`` only)
+* ``datacompy dates-as-str``  the same with the DATE column cast to string on both sides
+  (datacompy 1.1.0 TRY_CASTs every column to DOUBLE; Spark 4 rejects that for DATE)
+* ``datacompy+report dates-as-str`` the same + ``.report()``            (``--peers all`` only)
 * ``pyspark assert``   ``pyspark.testing.assertDataFrameEqual``          (``--peers all`` only)
 * ``chispa``       ``chispa.assert_approx_df_equality``                  (``--peers all`` only)
 
@@ -371,22 +371,37 @@ def peer_chispa(spark: Any, golden: Any, candidate: Any) -> tuple:
     return "pass", None, ""
 
 
-# name -> (function, module imported before the clock starts, ANSI off in its own session)
-# datacompy 1.1.0 computes max_diff with TRY_CAST(col AS DOUBLE) on every column, which Spark
-# 4's ANSI mode rejects for DATE columns at analysis time; the "ansi off" variants run it in
-# spark.newSession() with spark.sql.ansi.enabled=false (same SparkContext, cache and settings).
+# name -> (function, module imported before the clock starts, DATE columns cast to string)
+# datacompy 1.1.0 computes max_diff with TRY_CAST(col AS DOUBLE) on every column. Spark 4
+# rejects TRY_CAST(DATE AS DOUBLE) at analysis time (DATATYPE_MISMATCH: TRY_CAST always uses
+# ANSI cast rules, so spark.sql.ansi.enabled=false does not help). The "dates-as-str"
+# variants hand it the DATE column cast to string on both sides (an equivalent equality test).
 PEERS = {
     "datacompy": (peer_datacompy, "datacompy.spark", False),
-    "datacompy ansi-off": (peer_datacompy, "datacompy.spark", True),
-    "datacompy+report ansi-off": (peer_datacompy_report, "datacompy.spark", True),
+    "datacompy dates-as-str": (peer_datacompy, "datacompy.spark", True),
+    "datacompy+report dates-as-str": (peer_datacompy_report, "datacompy.spark", True),
     "pyspark assert": (peer_pyspark_assert, "pyspark.testing", False),
     "chispa": (peer_chispa, "chispa", False),
 }
 PEER_SETS = {
     "none": [],
-    "fast": ["datacompy", "datacompy ansi-off"],
+    "fast": ["datacompy", "datacompy dates-as-str"],
     "all": list(PEERS),
 }
+
+
+def _dates_as_strings(df: Any) -> Any:
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    return df.select(
+        *[
+            F.col(f.name).cast("string").alias(f.name)
+            if isinstance(f.dataType, T.DateType)
+            else F.col(f.name)
+            for f in df.schema.fields
+        ]
+    )
 
 
 def _fail_types(name: str) -> tuple[type[BaseException], ...]:
@@ -424,14 +439,13 @@ def child_main(args: argparse.Namespace) -> None:
         sc = SparkContext(gateway=gateway, jsc=jsc, conf=SparkConf(_jconf=jsc.getConf()))
         spark = SparkSession(sc, jsparkSession=jss)
         sc.setJobGroup(args.group, f"compare_bench {args.child}", True)
-        peer_fn, module, ansi_off = PEERS[args.child]
-        if ansi_off:
-            spark = spark.newSession()  # its own SQL conf; the parent's session is untouched
-            spark.conf.set("spark.sql.ansi.enabled", "false")
+        peer_fn, module, dates_as_strings = PEERS[args.child]
         importlib.import_module(module)
         fail_types = _fail_types(args.child)
         golden = spark.read.parquet(args.golden)
         candidate = spark.read.parquet(args.candidate)
+        if dates_as_strings:
+            golden, candidate = _dates_as_strings(golden), _dates_as_strings(candidate)
     except BaseException as exc:
         emit(event="error", stage="setup", error=short_error(exc))
         os._exit(3)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -122,10 +123,8 @@ def scratch_database(spark: SparkSession) -> str:
 def drop_scratch_database(spark: SparkSession) -> None:
     name = _SCRATCH.pop(id(spark), None)
     if name:
-        try:
+        with contextlib.suppress(Exception):  # the session may already be gone at shutdown
             spark.sql(f"DROP DATABASE IF EXISTS `{name}` CASCADE")
-        except Exception:  # the session may already be gone at shutdown
-            pass
 
 
 def load_inputs(spark: SparkSession, project: Project, spec: ModelSpec, dataset: str, *,
@@ -143,12 +142,31 @@ def load_inputs(spark: SparkSession, project: Project, spec: ModelSpec, dataset:
             frames[table] = load_sample(spark, bundle)
     else:
         rows = {t: full_rows(b, scale) for t, b in bundles.items() if b.recipe is not None}
-        rows.update({b.name: n for t, b in bundles.items()
-                     if b.recipe is not None for n in [rows[t]]})
+        rows.update({b.name: rows[t] for t, b in bundles.items() if b.recipe is not None})
+        rows.update(_referenced_rows(project, bundles, rows, scale))
         cache = server_sees_local_files(spark)
         for table, bundle in bundles.items():
             frames[table] = load_full(spark, bundle, scale=scale, other_rows=rows, cache=cache)
     return frames, bundles
+
+
+def _referenced_rows(project: Project, bundles: dict[str, Bundle], known: dict[str, int],
+                     scale: float) -> dict[str, int]:
+    """Row counts of fixtures that recipes reference (${rows:customers}) but the model does
+    not read: their newest version decides, so foreign keys stay within range."""
+    out: dict[str, int] = {}
+    for bundle in bundles.values():
+        for expr in (bundle.recipe.columns.values() if bundle.recipe else ()):
+            for name in re.findall(r"\$\{rows:([A-Za-z0-9_]+)\}", expr):
+                if name in known or name in out:
+                    continue
+                versions = sorted((p.name for p in (project.fixtures / name).glob("*")
+                                   if p.is_dir()), key=lambda v: (len(v), v))
+                if versions:
+                    other = load_bundle(project.fixtures, name, versions[-1])
+                    if other.recipe is not None:
+                        out[name] = full_rows(other, scale)
+    return out
 
 
 def run_model(spark: SparkSession, project: Project, spec: ModelSpec, dataset: str, *,

@@ -283,7 +283,7 @@ def data_dir() -> Path:
 def full_rows(bundle: Bundle, scale: float) -> int:
     if bundle.recipe is None:
         raise FixtureError(f"{bundle.directory / BUNDLE_FILE}: no 'full.generator' recipe")
-    return max(1, int(round(bundle.recipe.rows * (1.0 if bundle.reference else scale))))
+    return max(1, round(bundle.recipe.rows * (1.0 if bundle.reference else scale)))
 
 
 def load_full(spark: SparkSession, bundle: Bundle, *, scale: float = 1.0,

@@ -71,18 +71,18 @@ def pytest_configure(config: pytest.Config) -> None:
     state = HarnessState(config)
     config.stash[STATE] = state
     is_worker = hasattr(config, "workerinput")
-    if backend_of(config) == "connect" and not (_opt(config, "remote")
-                                                 or os.environ.get("SPARK_REMOTE")):
-        if not is_worker:
-            from harness.session import ConnectServer
+    wants_server = backend_of(config) == "connect" and not (
+        _opt(config, "remote") or os.environ.get("SPARK_REMOTE"))
+    if wants_server and not is_worker:
+        from harness.session import ConnectServer
 
-            server = ConnectServer()
-            try:
-                url = server.start()
-            except HarnessError as exc:
-                raise pytest.UsageError(str(exc)) from None
-            state.server = server
-            os.environ["SPARK_REMOTE"] = url  # inherited by the xdist workers
+        server = ConnectServer()
+        try:
+            url = server.start()
+        except HarnessError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        state.server = server
+        os.environ["SPARK_REMOTE"] = url  # inherited by the xdist workers
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

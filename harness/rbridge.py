@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -83,9 +84,8 @@ def _vector(series: pd.Series) -> Any:
         arr = secs.to_numpy("datetime64[us]").astype(np.int64).astype(np.float64) / 1e6
         arr.view(np.uint64)[mask] = _NA_REAL_BITS
         vec = ri.FloatSexpVector.from_memoryview(memoryview(arr))
-        vec.do_slot_assign("class", ri.StrSexpVector(["POSIXct", "POSIXt"]))
         vec.do_slot_assign("tzone", ri.StrSexpVector(["UTC"]))
-        return vec
+        return _classed(vec, ["POSIXct", "POSIXt"])
     sample = series.dropna()
     if len(sample) and hasattr(sample.iloc[0], "isoformat") and not isinstance(sample.iloc[0],
                                                                               str):
@@ -93,8 +93,13 @@ def _vector(series: pd.Series) -> Any:
                          for v, m in zip(series, mask, strict=True)])
         days.view(np.uint64)[mask] = _NA_REAL_BITS
         vec = ri.FloatSexpVector.from_memoryview(memoryview(days))
-        vec.do_slot_assign("class", ri.StrSexpVector(["Date"]))
-        return vec
+        return _classed(vec, ["Date"])
+    if len(sample) and isinstance(sample.iloc[0], Decimal):
+        # DECIMAL columns arrive as Python Decimals; R has no decimal type: doubles, as Hive
+        # hands DOUBLE to R scripts (strings would turn into factors in R's models).
+        arr = np.array([np.nan if m else float(v) for v, m in zip(series, mask, strict=True)])
+        arr.view(np.uint64)[mask] = _NA_REAL_BITS
+        return ri.FloatSexpVector.from_memoryview(memoryview(arr))
     return ri.StrSexpVector([ri.NA_Character if m else str(v)
                              for v, m in zip(series, mask, strict=True)])
 
@@ -104,9 +109,15 @@ def to_r(pdf: pd.DataFrame) -> Any:
     ri = _r()
     columns = ri.ListSexpVector([_vector(pdf[c]) for c in pdf.columns])
     columns.do_slot_assign("names", ri.StrSexpVector([str(c) for c in pdf.columns]))
-    columns.do_slot_assign("class", ri.StrSexpVector(["data.frame"]))
     columns.do_slot_assign("row.names", ri.IntSexpVector([_NA_INT, -len(pdf)]))
-    return columns
+    return _classed(columns, ["data.frame"])
+
+
+def _classed(obj: Any, classes: list[str]) -> Any:
+    """Set the class through R's own ``class<-``: setting the attribute directly misses
+    R's internal object bit, and nrow(), x[i, ] and Date subsetting then misbehave."""
+    ri = _r()
+    return ri.baseenv["class<-"](obj, ri.StrSexpVector(classes))
 
 
 def _from_vector(vec: Any) -> Any:
@@ -141,7 +152,7 @@ def _from_vector(vec: Any) -> Any:
 
 
 def from_r(rdf: Any) -> pd.DataFrame:
-    ri = _r()
+    _r()
     if "data.frame" not in set(rdf.rclass):
         raise ModelRunError(f"the R function returned {list(rdf.rclass)}, not a data.frame")
     names = [str(n) for n in rdf.do_slot("names")]

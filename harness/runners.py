@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import itertools
 import json
 import re
 import sys
@@ -112,7 +113,7 @@ def rewrite_functions(sql: str, mapping: dict[str, str]) -> str:
     lowered = {k.lower(): v for k, v in mapping.items()}
     tokens = Hive().tokenize(sql)
     edits = []
-    for tok, nxt in zip(tokens, tokens[1:], strict=False):
+    for tok, nxt in itertools.pairwise(tokens):
         if (tok.token_type == TokenType.VAR and tok.text.lower() in lowered
                 and nxt.token_type == TokenType.L_PAREN):
             edits.append((tok.start, tok.end + 1, lowered[tok.text.lower()]))
@@ -244,7 +245,8 @@ def _run_r(spark: SparkSession, spec: ModelSpec, step: StepSpec, tables: dict[st
         (table, df), = tables.items()
         (output, schema), = step.produces.items()
         columns = [c.strip().split()[0].strip("`") for c in _split_ddl(schema)]
-        worker = rbridge.grouped_worker(str(path), function, json.dumps(params), table, output,
+        worker = rbridge.grouped_worker(str(path), function, json.dumps(params, default=str),
+                                        table, output,
                                         columns)
         return {output: df.groupBy(*step.group_by).applyInPandas(worker, schema)}
     local = {name: df.toPandas() for name, df in tables.items()}

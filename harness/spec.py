@@ -108,10 +108,12 @@ class ModelSpec:
 
     @property
     def code_files(self) -> list[Path]:
-        """Every file of the model's folder that can change its results (all but caches)."""
+        """Every file of the model's folder that can change its results: not caches, not
+        documentation (a README edit is not a model change)."""
         return sorted(p for p in self.directory.rglob("*")
                       if p.is_file() and "__pycache__" not in p.parts
-                      and not p.name.startswith(".") and p.suffix not in (".pyc",))
+                      and not p.name.startswith(".")
+                      and p.suffix.lower() not in (".pyc", ".md", ".txt", ".rst"))
 
     @property
     def uses_r(self) -> bool:
@@ -129,7 +131,8 @@ def _check_fields(path: Path, where: str, data: Any, allowed: set[str],
     for key in data:
         if key not in allowed:
             close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-            fix = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(sorted(allowed))}"
+            fix = (f"did you mean '{close[0]}'?" if close
+                   else f"allowed: {', '.join(sorted(allowed))}")
             raise _fail(path, where, f"unknown field '{key}'", fix)
     for key in sorted(required):
         if key not in data:

@@ -115,7 +115,7 @@ def test_interrupted_run_leaves_no_server(two_models, how):
 
 
 @pytest.mark.skipif(not DATABRICKS_PY.exists(),
-                    reason="no .venv-databricks: create it with bash scripts/setup-databricks-env.sh")
+                    reason="no .venv-databricks: bash scripts/setup-databricks-env.sh creates it")
 def test_databricks_connect_backend_against_local_server(two_models):
     from harness.session import ConnectServer
 

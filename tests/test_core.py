@@ -73,7 +73,8 @@ def test_valid_spec_loads(tmp_path):
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda t: t.replace("outputs:", "outptus:"), "unknown field 'outptus' (did you mean 'outputs'?)"),
+    (lambda t: t.replace("outputs:", "outptus:"),
+     "unknown field 'outptus' (did you mean 'outputs'?)"),
     (lambda t: t.replace("{keys: [id]}", "{keys: [id], rtl: 1}"), "did you mean 'rtol'?"),
     (lambda t: t.replace("name: m1", "name: other"), "differs from its folder"),
     (lambda t: t.replace("m.sql", "missing.sql"), "code file 'missing.sql' does not exist"),
@@ -105,9 +106,9 @@ def test_changed_released_fixture_is_refused(project):
 
 def test_missing_fixture_file_and_version_are_named(project):
     (project / "fixtures" / "products" / "1" / "generator.yaml").unlink()
-    with pytest.raises(FixtureError, match="generator.yaml.*missing"):
+    with pytest.raises(FixtureError, match=r"generator.yaml.*missing"):
         load_bundle(project / "fixtures", "products", "1")
-    with pytest.raises(FixtureError, match="customers@9 not found .versions present: 1"):
+    with pytest.raises(FixtureError, match=r"customers@9 not found .versions present: 1"):
         load_bundle(project / "fixtures", "customers", "9")
 
 
@@ -117,7 +118,8 @@ def test_missing_fixture_file_and_version_are_named(project):
 def test_model_suite_passes_and_ids_are_selectable(pytester, project):
     result = run_pytest(pytester, project, "-k", "adoption_rates and values", "-v")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*model.yaml::adoption_rate::sample-adoption_rates-values PASSED*"])
+    result.stdout.fnmatch_lines(
+        ["*model.yaml::adoption_rate::sample-adoption_rates-values*PASSED*"])
 
 
 def test_changed_output_value_fails_with_column_counts_and_examples(pytester, project):
