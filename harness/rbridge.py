@@ -43,7 +43,15 @@ def _r() -> Any:
     if not getattr(_r, "_started", False):
         callbacks.consolewrite_warnerror = lambda text: _R_MESSAGES.append(text)
         callbacks.consolewrite_print = lambda text: _R_MESSAGES.append(text)
+        saved = os.environ.get("LD_LIBRARY_PATH")
         ri.initr_simple()
+        # Embedded R prepends its ldpaths (incl. /usr/lib/x86_64-linux-gnu) to this process's
+        # LD_LIBRARY_PATH; child processes (pytest, spark-submit) would then load the system
+        # libpython instead of the venv's. R's libraries are loaded by now: restore it.
+        if saved is None:
+            os.environ.pop("LD_LIBRARY_PATH", None)
+        else:
+            os.environ["LD_LIBRARY_PATH"] = saved
         _r._started = True
     return ri
 

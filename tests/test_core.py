@@ -237,3 +237,32 @@ def test_interrupted_refresh_leaves_the_old_golden_in_force(project, fault):
     assert proc.returncode == 137 and "completed" not in proc.stdout, proc.stderr[-2000:]
     assert store.current_version(REF) == before
     assert store.verify(REF) == manifest_before  # still intact, still verifies
+
+
+def test_import_hive_text_export_becomes_a_verified_golden(pytester, project, tmp_path):
+    """A legacy export in Hive's default text format (\\001 fields, \\N nulls) imports with
+    provenance 'imported', and the model passes against it."""
+    import pyarrow.parquet as pq
+
+    store = GoldenStore(project / "golden")
+    manifest = store.verify(REF)
+    base = store.path(REF) / store.current_version(REF)
+    table = pq.read_table(next(base / f for f in manifest["files"])).to_pandas()
+    export = tmp_path / "export" / "000000_0"
+    export.parent.mkdir()
+    lines = ["\x01".join("\\N" if v is None or v != v else repr(v) if isinstance(v, float)
+                         else str(v) for v in row) for row in table.itertuples(index=False)]
+    export.write_text("\n".join(lines) + "\n")
+    ddl = ", ".join(f"{c['name']} {c['type']}" for c in manifest["schema"])
+    cli = [sys.executable, "-m", "harness.cli", "--root", str(project), "golden", "import",
+           MODEL, "adoption_rates", str(export.parent), "--format", "hive-text",
+           "--schema", ddl, "--reason", "HDInsight export 2024-06"]
+    env = {**os.environ, "HARNESS_WORKDIR": str(project / ".harness")}
+    proc = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    imported = store.verify(REF)
+    assert imported["provenance"]["source"] == "imported"
+    assert imported["provenance"]["origin"] == [str(export.parent)]
+    assert imported["rows"] == manifest["rows"]
+    result = run_pytest(pytester, project, "-k", "values")
+    result.assert_outcomes(passed=1)
