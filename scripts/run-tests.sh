@@ -15,8 +15,8 @@ if [[ ! -x .venv-databricks/bin/python && "${HARNESS_SKIP_DATABRICKS:-0}" != "1"
 fi
 session_rc=0
 if [[ $# -eq 0 ]]; then
-  echo "[tests] .venv/bin/pytest tests/test_session.py -p no:xdist"
-  .venv/bin/pytest tests/test_session.py -p no:xdist -q || session_rc=$?
+  echo "[tests] .venv/bin/pytest tests/test_session.py -n 0"
+  .venv/bin/pytest tests/test_session.py -n 0 -q || session_rc=$?
 fi
 echo "[tests] .venv/bin/pytest -m 'not slow' -n 2 --ignore=tests/test_session.py $*"
 .venv/bin/pytest -m "not slow" -n 2 --ignore=tests/test_session.py "$@"
