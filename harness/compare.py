@@ -400,55 +400,45 @@ def _kind(e: T.DataType, a: T.DataType) -> str:
     return "exact"
 
 
-def _is_finite(c: Column, dtype: T.DataType) -> Column:
-    if isinstance(dtype, _FLOATING):
-        return ~F.isnan(c) & (F.abs(c) != F.lit(float("inf")))
-    return F.lit(True)
+_INF = "CAST('Infinity' AS DOUBLE)"
 
 
-def _match(
-    e: Column, a: Column, et: T.DataType, at: T.DataType, rtol: float, atol: float
-) -> Column:
-    """A never-null boolean: do expected ``e`` and actual ``a`` match under the rule?"""
+def _match_sql(e: str, a: str, et: T.DataType, at: T.DataType, rtol: float, atol: float,
+               depth: int = 0) -> str:
+    """The match rule as SQL text (a never-null boolean). Built as text, not Columns: with
+    py4j every Column operation is a round trip, ~15,000 of them for 20 columns (2-3 s)."""
     if isinstance(et, T.MapType) and isinstance(at, T.MapType):
-        return F.array_sort(F.map_entries(e)).eqNullSafe(F.array_sort(F.map_entries(a)))
-    same = e.eqNullSafe(a)  # Spark: NaN <=> NaN and -0.0 <=> 0.0 are true
+        return f"(array_sort(map_entries({e})) <=> array_sort(map_entries({a})))"
+    same = f"({e} <=> {a})"  # Spark: NaN <=> NaN and -0.0 <=> 0.0 are true
+    exact = rtol == 0 and atol == 0
     if isinstance(et, T.ArrayType) and isinstance(at, T.ArrayType):
-        if not _contains_numeric(et) or (rtol == 0 and atol == 0):
+        if not _contains_numeric(et) or exact:
             return same
-        inner = F.forall(
-            F.zip_with(e, a, lambda x, y: _match(x, y, et.elementType, at.elementType, rtol, atol)),
-            lambda b: b,
-        )
-        both = e.isNotNull() & a.isNotNull() & (F.size(e) == F.size(a))
-        return same | F.coalesce(both & inner, F.lit(False))
+        x, y, b = f"x{depth}", f"y{depth}", f"b{depth}"
+        inner = _match_sql(x, y, et.elementType, at.elementType, rtol, atol, depth + 1)
+        return (f"({same} OR coalesce({e} IS NOT NULL AND {a} IS NOT NULL AND "
+                f"size({e}) = size({a}) AND forall(zip_with({e}, {a}, ({x}, {y}) -> {inner}), "
+                f"{b} -> {b}), false))")
     if isinstance(et, T.StructType) and isinstance(at, T.StructType):
-        if not _contains_numeric(et) or (rtol == 0 and atol == 0):
+        if not _contains_numeric(et) or exact:
             return same
         a_fields = {f.name.lower(): f for f in at.fields}
         if {f.name.lower() for f in et.fields} != set(a_fields):
             return same
-        parts = [
-            _match(
-                e[f.name],
-                a[a_fields[f.name.lower()].name],
-                f.dataType,
-                a_fields[f.name.lower()].dataType,
-                rtol,
-                atol,
-            )
-            for f in et.fields
-        ]
-        inner = parts[0]
-        for p in parts[1:]:
-            inner = inner & p
-        return same | F.coalesce(e.isNotNull() & a.isNotNull() & inner, F.lit(False))
-    if not (is_numeric(et) and is_numeric(at)) or (rtol == 0 and atol == 0):
+        parts = [_match_sql(f"{e}.`{_q(f.name)}`", f"{a}.`{_q(a_fields[f.name.lower()].name)}`",
+                            f.dataType, a_fields[f.name.lower()].dataType, rtol, atol, depth)
+                 for f in et.fields]
+        return (f"({same} OR coalesce({e} IS NOT NULL AND {a} IS NOT NULL AND "
+                f"{' AND '.join(parts)}, false))")
+    if not (is_numeric(et) and is_numeric(at)) or exact:
         return same
-    ed, ad = e.cast("double"), a.cast("double")
-    finite = _is_finite(ed, T.DoubleType()) & _is_finite(ad, T.DoubleType())
-    bound = F.greatest(F.lit(rtol) * F.abs(ed), F.lit(atol))
-    return same | F.coalesce(finite & (F.abs(ad - ed) <= bound), F.lit(False))
+    ed, ad = f"CAST({e} AS DOUBLE)", f"CAST({a} AS DOUBLE)"
+    return (f"({same} OR coalesce({_finite_sql(ed)} AND {_finite_sql(ad)} AND "
+            f"abs({ad} - {ed}) <= greatest({rtol!r} * abs({ed}), {atol!r}), false))")
+
+
+def _finite_sql(x: str) -> str:
+    return f"(NOT isnan({x}) AND abs({x}) != {_INF})"
 
 
 def _key_default(dtype: T.DataType) -> Column:
@@ -559,36 +549,35 @@ def compare(
     # of the full data). Carrying the values (min_by(struct, ord, k)) would force an
     # interpreted SortAggregate: measured 5-7x slower on 1M rows x 20 columns.
     seeds = list(range(min((int(sample_size) + 1) // 2 + 1, 6))) if sample_size else []
-    join_key = [F.coalesce(F.col(f"ek{i}"), F.col(f"ak{i}")) for i in range(n_keys)]
     joined = joined.withColumn("_p", paired)
-    per_row: list[Column] = [F.xxhash64(F.lit(s), *join_key).alias(f"_h{s}") for s in seeds]
+    keys_sql = ", ".join(f"coalesce(ek{i}, ak{i})" for i in range(n_keys))
+    per_row: list[str] = [f"xxhash64({s}, {keys_sql}) AS _h{s}" for s in seeds]
+    first_sql = "(coalesce(_er, 1) = 1 AND coalesce(_ar, 1) = 1)"
 
-    locators: dict[str, list[tuple[int, str]]] = {}
-
-    def locate(condition: Column, name: str) -> list[Column]:
+    def locate(condition: str, name: str) -> list[str]:
         """Smallest and largest seeded hash of the failing rows: two distinct rows whenever
         two fail, and more seeds add more picks (deduplicated on the driver)."""
         out = []
         for s in seeds:
-            flagged = F.when(condition, F.col(f"_h{s}"))
-            for fn, tag in ((F.min, "lo"), (F.max, "hi")):
-                alias = f"L{len(out)}_{name}_{tag}"
+            for fn in ("min", "max"):
+                alias = f"L{len(out)}_{name}_{fn}"
                 locators.setdefault(name, []).append((s, alias))
-                out.append(fn(flagged).alias(alias))
+                out.append(f"{fn}(CASE WHEN {condition} THEN _h{s} END) AS {alias}")
         return out
 
-    aggs: list[Column] = [
-        F.sum(F.when(first, F.coalesce(F.col("_en"), F.lit(0)))).alias("rows_e"),
-        F.sum(F.when(first, F.coalesce(F.col("_an"), F.lit(0)))).alias("rows_a"),
-        F.count_if(F.col("_p")).alias("matched"),
-        F.count_if(first & e_in & ~a_in).alias("missing"),
-        F.count_if(first & a_in & ~e_in).alias("extra"),
-        F.count_if(first & (F.col("_en") > 1)).alias("dup_e"),
-        F.count_if(first & (F.col("_an") > 1)).alias("dup_a"),
-        *locate(first & e_in & ~a_in, "s_missing"),
-        *locate(first & a_in & ~e_in, "s_extra"),
-        *locate(first & (F.col("_en") > 1), "s_dup_e"),
-        *locate(first & (F.col("_an") > 1), "s_dup_a"),
+    locators: dict[str, list[tuple[int, str]]] = {}
+    aggs: list[str] = [
+        f"sum(CASE WHEN {first_sql} THEN coalesce(_en, 0) END) AS rows_e",
+        f"sum(CASE WHEN {first_sql} THEN coalesce(_an, 0) END) AS rows_a",
+        "count_if(_p) AS matched",
+        f"count_if({first_sql} AND _en IS NOT NULL AND _an IS NULL) AS missing",
+        f"count_if({first_sql} AND _an IS NOT NULL AND _en IS NULL) AS extra",
+        f"count_if({first_sql} AND _en > 1) AS dup_e",
+        f"count_if({first_sql} AND _an > 1) AS dup_a",
+        *locate(f"{first_sql} AND _en IS NOT NULL AND _an IS NULL", "s_missing"),
+        *locate(f"{first_sql} AND _an IS NOT NULL AND _en IS NULL", "s_extra"),
+        *locate(f"{first_sql} AND _en > 1", "s_dup_e"),
+        *locate(f"{first_sql} AND _an > 1", "s_dup_a"),
     ]
     # Per-row work happens once, in a projection below the aggregate (codegen + common
     # subexpression elimination); the aggregate only reads ready-made columns.
@@ -598,28 +587,20 @@ def compare(
         kinds.append(kind)
         if kind == "incomparable":
             continue
-        e, a = F.col(f"e{j}"), F.col(f"a{j}")
-        per_row += [
-            (F.col("_p") & ~_match(e, a, et, at, c_rtol, c_atol)).alias(f"_b{j}"),
-            (F.col("_p") & (e.isNull() != a.isNull())).alias(f"_n{j}"),
-        ]
-        aggs += [
-            F.count_if(F.col(f"_b{j}")).alias(f"m{j}"),
-            F.count_if(F.col(f"_n{j}")).alias(f"n{j}"),
-            *locate(F.col(f"_b{j}"), f"s{j}"),
-        ]
+        e, a = f"e{j}", f"a{j}"
+        per_row += [f"(_p AND NOT {_match_sql(e, a, et, at, c_rtol, c_atol)}) AS _b{j}",
+                    f"(_p AND ({e} IS NULL) != ({a} IS NULL)) AS _n{j}"]
+        aggs += [f"count_if(_b{j}) AS m{j}", f"count_if(_n{j}) AS n{j}",
+                 *locate(f"_b{j}", f"s{j}")]
         if kind == "numeric":
-            ed, ad = e.cast("double"), a.cast("double")
-            ok = F.col("_p") & _is_finite(ed, T.DoubleType()) & _is_finite(ad, T.DoubleType())
-            diff = F.abs(ad - ed)
-            rel = (
-                F.when(ed != 0, diff / F.abs(ed))
-                .when(diff == 0, F.lit(0.0))
-                .otherwise(F.lit(float("inf")))
-            )
-            per_row += [F.when(ok, diff).alias(f"_d{j}"), F.when(ok, rel).alias(f"_r{j}")]
-            aggs += [F.max(f"_d{j}").alias(f"x{j}"), F.max(f"_r{j}").alias(f"r{j}")]
-    joined = joined.select("*", *per_row)
+            ed, ad = f"CAST({e} AS DOUBLE)", f"CAST({a} AS DOUBLE)"
+            ok = f"(_p AND {_finite_sql(ed)} AND {_finite_sql(ad)})"
+            diff = f"abs({ad} - {ed})"
+            per_row += [f"CASE WHEN {ok} THEN {diff} END AS _d{j}",
+                        f"CASE WHEN {ok} THEN (CASE WHEN {ed} != 0 THEN {diff} / abs({ed}) "
+                        f"WHEN {diff} = 0 THEN 0.0D ELSE {_INF} END) END AS _r{j}"]
+            aggs += [f"max(_d{j}) AS x{j}", f"max(_r{j}) AS r{j}"]
+    joined = joined.selectExpr("*", *per_row)
 
     # The per-row projection carries ~6 fields per compared column; past Spark's default
     # spark.sql.codegen.maxFields (100) it would lose whole-stage codegen.
@@ -627,7 +608,7 @@ def compare(
     previous = conf.get(_MAX_FIELDS, None)
     conf.set(_MAX_FIELDS, str(max(1000, 8 * len(plan.columns) + 50)))
     try:
-        row = joined.agg(*aggs).collect()[0].asDict()
+        row = joined.selectExpr(*aggs).collect()[0].asDict()
         fetched = _fetch_located(row, locators, seeds, n_keys, e_base, a_base)
     except Exception as exc:  # Spark errors: keep the first meaningful line, drop the JVM trace
         raise CompareError(f"the comparison query failed: {_spark_message(exc)}") from None
