@@ -1,11 +1,13 @@
 """Distributed, tolerance-aware parity check of two Spark DataFrames.
 
-One Spark job does all the work: each side is renamed to internal column names (so names
-with spaces, dots or backticks never reach SQL), keyed by null-safe join columns, counted
-per key with a window whose shuffle the keyed full outer join reuses (so duplicate-key
-detection costs no extra exchange), and a single global aggregation then yields every
-count, every per-column statistic and a bounded, deterministic sample of mismatches
-(``min_by(..., k)``). Nothing but that one aggregated row reaches the driver.
+One pass over the data does the work: each side is renamed to internal column names (so
+names with spaces, dots or backticks never reach SQL), keyed by null-safe join columns,
+counted per key with a window whose shuffle the keyed full outer join reuses (so
+duplicate-key detection costs no extra exchange), and a single fixed-width aggregation
+(whole-stage codegen) yields every count, every per-column statistic and seeded key
+hashes that locate a bounded, deterministic sample of mismatches; only on failure are
+those few rows fetched by a hash-filtered scan of each input. Nothing but the aggregated
+row and the example rows reaches the driver.
 
 Match rule for numeric columns (pytest.approx's, golden as the reference)::
 
