@@ -22,7 +22,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from harness import fingerprint as fp
 from harness.compare import CompareResult, compare
-from harness.errors import HarnessError, ModelRunError, SpecError
+from harness.errors import HarnessError, ModelRunError, SpecError, first_line
 from harness.fixtures import (
     Bundle,
     CheckResult,
@@ -201,7 +201,7 @@ def run_model(spark: SparkSession, project: Project, spec: ModelSpec, dataset: s
                 df.write.mode("overwrite").parquet(str(base / name))
             except Exception as exc:
                 raise ModelRunError(f"model {spec.name} failed producing '{name}': "
-                                    f"{str(exc).strip().splitlines()[0][:400]}") from None
+                                    f"{first_line(exc)}") from None
             outputs[name] = spark.read.parquet(str(base / name))
             rows_out[name] = outputs[name].count()
     return ModelRun(spec, dataset, prof.name, outputs, bundles, checks, rows_in,

@@ -30,15 +30,13 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from harness.errors import CompareError
+from harness.errors import CompareError, first_line
 
 TYPE_POLICIES = ("exact", "widening", "numeric")
 _MAX_FIELDS = "spark.sql.codegen.maxFields"
 _TOLERANCE_FIELDS = {"rtol", "atol"}
-_INTEGRAL = (T.ByteType, T.ShortType, T.IntegerType, T.LongType)
 _INTEGRAL_RANK = {T.ByteType: 1, T.ShortType: 2, T.IntegerType: 3, T.LongType: 4}
 _INTEGRAL_DIGITS = {T.ByteType: 3, T.ShortType: 5, T.IntegerType: 10, T.LongType: 19}
-_FLOATING = (T.FloatType, T.DoubleType)
 
 
 def is_numeric(dtype: T.DataType) -> bool:
@@ -484,7 +482,8 @@ def compare(
 ) -> CompareResult:
     """Compare a golden (``expected``) with a candidate (``actual``) output, matched by ``keys``.
 
-    Runs one Spark job and returns a :class:`CompareResult`. Column names match
+    One pass over the data (plus a filtered scan of each input to fetch examples when
+    something failed); returns a :class:`CompareResult`. Column names match
     case-insensitively by default because Hive lower-cases every column name.
     """
     started = time.perf_counter()
@@ -541,9 +540,16 @@ def compare(
     joined = e_side.join(a_side, cond, "full_outer")
 
     n_keys = len(plan.keys)
-    e_in, a_in = F.col("_en").isNotNull(), F.col("_an").isNotNull()
-    first = (F.coalesce(F.col("_er"), F.lit(1)) == 1) & (F.coalesce(F.col("_ar"), F.lit(1)) == 1)
-    paired = (F.col("_en") == 1) & (F.col("_an") == 1)
+    # Each kind of key failure, counted on one joined row per distinct key ("first": row
+    # numbers are 1 on both sides); one definition serves the count, the sample locators
+    # and the lazy KeyDiff.to_dataframe().
+    first_sql = "(coalesce(_er, 1) = 1 AND coalesce(_ar, 1) = 1)"
+    key_failures = {
+        "missing": f"{first_sql} AND _en IS NOT NULL AND _an IS NULL",
+        "extra": f"{first_sql} AND _an IS NOT NULL AND _en IS NULL",
+        "dup_e": f"{first_sql} AND _en > 1",
+        "dup_a": f"{first_sql} AND _an > 1",
+    }
     # Samples are located, not carried: for each kind of failure the aggregate keeps the
     # smallest of a few differently seeded key hashes (plain longs), so every aggregate is
     # fixed-width and Spark plans a whole-stage-codegen HashAggregate. Only when something
@@ -551,10 +557,10 @@ def compare(
     # of the full data). Carrying the values (min_by(struct, ord, k)) would force an
     # interpreted SortAggregate: measured 5-7x slower on 1M rows x 20 columns.
     seeds = list(range(min((int(sample_size) + 1) // 2 + 1, 6))) if sample_size else []
-    joined = joined.withColumn("_p", paired)
+    joined = joined.selectExpr("*", "(_en = 1 AND _an = 1) AS _p")  # paired: compare values
     keys_sql = ", ".join(f"coalesce(ek{i}, ak{i})" for i in range(n_keys))
     per_row: list[str] = [f"xxhash64({s}, {keys_sql}) AS _h{s}" for s in seeds]
-    first_sql = "(coalesce(_er, 1) = 1 AND coalesce(_ar, 1) = 1)"
+    locators: dict[str, list[tuple[int, str]]] = {}
 
     def locate(condition: str, name: str) -> list[str]:
         """Smallest and largest seeded hash of the failing rows: two distinct rows whenever
@@ -567,20 +573,13 @@ def compare(
                 out.append(f"{fn}(CASE WHEN {condition} THEN _h{s} END) AS {alias}")
         return out
 
-    locators: dict[str, list[tuple[int, str]]] = {}
     aggs: list[str] = [
         f"sum(CASE WHEN {first_sql} THEN coalesce(_en, 0) END) AS rows_e",
         f"sum(CASE WHEN {first_sql} THEN coalesce(_an, 0) END) AS rows_a",
         "count_if(_p) AS matched",
-        f"count_if({first_sql} AND _en IS NOT NULL AND _an IS NULL) AS missing",
-        f"count_if({first_sql} AND _an IS NOT NULL AND _en IS NULL) AS extra",
-        f"count_if({first_sql} AND _en > 1) AS dup_e",
-        f"count_if({first_sql} AND _an > 1) AS dup_a",
-        *locate(f"{first_sql} AND _en IS NOT NULL AND _an IS NULL", "s_missing"),
-        *locate(f"{first_sql} AND _an IS NOT NULL AND _en IS NULL", "s_extra"),
-        *locate(f"{first_sql} AND _en > 1", "s_dup_e"),
-        *locate(f"{first_sql} AND _an > 1", "s_dup_a"),
     ]
+    for name, condition in key_failures.items():
+        aggs += [f"count_if({condition}) AS {name}", *locate(condition, f"s_{name}")]
     # Per-row work happens once, in a projection below the aggregate (codegen + common
     # subexpression elimination); the aggregate only reads ready-made columns.
     kinds = []
@@ -613,7 +612,7 @@ def compare(
         row = joined.selectExpr(*aggs).collect()[0].asDict()
         fetched = _fetch_located(row, locators, seeds, n_keys, e_base, a_base)
     except Exception as exc:  # Spark errors: keep the first meaningful line, drop the JVM trace
-        raise CompareError(f"the comparison query failed: {_spark_message(exc)}") from None
+        raise CompareError(f"the comparison query failed: {first_line(exc, 500)}") from None
     finally:
         if previous is None:
             conf.unset(_MAX_FIELDS)
@@ -660,12 +659,11 @@ def compare(
         + ") END"
     )
 
-    def key_frame(where: Column) -> DataFrame:
-        return (
-            joined.where(first & where)
-            .select(F.expr(key_any_sql).alias("k"))
-            .select(*[F.col(f"k.k{i}").alias(name) for i, name in enumerate(key_names)])
-        )
+    def key_diff(name: str) -> KeyDiff:
+        frame = (joined.where(F.expr(key_failures[name]))
+                 .select(F.expr(key_any_sql).alias("k"))
+                 .select(*[F.col(f"k.k{i}").alias(key) for i, key in enumerate(key_names)]))
+        return KeyDiff(int(row[name]), keys_of(f"s_{name}"), frame)
 
     columns: dict[str, ColumnStats] = {}
     for j, (en, _an, et, at, c_rtol, c_atol) in enumerate(plan.columns):
@@ -695,14 +693,10 @@ def compare(
         rows_expected=int(row["rows_e"] or 0),
         rows_actual=int(row["rows_a"] or 0),
         rows_matched=int(row["matched"]),
-        missing_keys=KeyDiff(int(row["missing"]), keys_of("s_missing"), key_frame(e_in & ~a_in)),
-        extra_keys=KeyDiff(int(row["extra"]), keys_of("s_extra"), key_frame(a_in & ~e_in)),
-        duplicate_keys_expected=KeyDiff(
-            int(row["dup_e"]), keys_of("s_dup_e"), key_frame(F.col("_en") > 1)
-        ),
-        duplicate_keys_actual=KeyDiff(
-            int(row["dup_a"]), keys_of("s_dup_a"), key_frame(F.col("_an") > 1)
-        ),
+        missing_keys=key_diff("missing"),
+        extra_keys=key_diff("extra"),
+        duplicate_keys_expected=key_diff("dup_e"),
+        duplicate_keys_actual=key_diff("dup_a"),
         missing_columns=plan.missing_columns,
         extra_columns=plan.extra_columns,
         type_changes=plan.type_changes,
@@ -765,14 +759,3 @@ def _plain(value: Any) -> Any:
 def _q(name: str) -> str:
     """Escape a column name for use inside backticks."""
     return name.replace("`", "``")
-
-
-def _spark_message(exc: BaseException) -> str:
-    """The first line of a Spark/py4j error, without the JVM stack trace."""
-    text = getattr(exc, "getMessage", None)
-    message = text() if callable(text) else str(exc)
-    for line in message.splitlines():
-        line = line.strip()
-        if line and not line.startswith(("at ", "org.apache", "py4j", "JVM stacktrace")):
-            return line[:500]
-    return type(exc).__name__

@@ -21,7 +21,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pyspark.sql import DataFrame, SparkSession
@@ -146,7 +145,3 @@ def generate(spark: SparkSession, recipe: Recipe, *, rows: int | None = None,
             helpers.append(name)
     keep = [c for c in recipe.columns if c not in helpers]
     return df.select(*[F.col(f"`{c}`") for c in keep])
-
-
-def describe(recipe: Recipe) -> dict[str, Any]:
-    return {"rows": recipe.rows, "seed": recipe.seed, "columns": list(recipe.columns)}

@@ -8,6 +8,18 @@ The pytest plugin and the CLI print these without a traceback; anything else is 
 from __future__ import annotations
 
 
+def first_line(exc: BaseException, limit: int = 400) -> str:
+    """The first meaningful line of an error (Spark, py4j, gRPC...), without the JVM trace;
+    the exception's type name when it has no message."""
+    text = getattr(exc, "getMessage", None)
+    message = text() if callable(text) else str(exc)
+    for line in message.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("at ", "org.apache", "py4j", "JVM stacktrace")):
+            return line if len(line) <= limit else line[: limit - 3] + "..."
+    return type(exc).__name__
+
+
 class HarnessError(Exception):
     """A user-facing problem with a clear, actionable message."""
 

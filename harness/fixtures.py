@@ -248,8 +248,8 @@ def release(bundle_dir: Path) -> dict[str, str]:
 # ------------------------------------------------------------------------------ loading
 
 
-def _typed(df: DataFrame, bundle: Bundle, origin: str) -> DataFrame:
-    """Cast all-string columns to the bundle's types; a bad value names the file and column."""
+def _typed(df: DataFrame, bundle: Bundle) -> DataFrame:
+    """The bundle's columns, in its order, cast to its types (strings stay as they are)."""
     exprs = [F.col(f"`{n}`").cast(t).alias(n) if t.lower() != "string" else F.col(f"`{n}`")
              for n, t in bundle.columns]
     return df.select(*exprs)
@@ -272,7 +272,7 @@ def load_sample(spark: SparkSession, bundle: Bundle) -> DataFrame:
     schema = ", ".join(f"`{n}` string" for n in expected)
     raw = spark.createDataFrame(pdf, schema=schema) if len(pdf) else \
         spark.createDataFrame([], schema=schema)
-    return _typed(raw, bundle, str(bundle.sample_file))
+    return _typed(raw, bundle)
 
 
 def data_dir() -> Path:
@@ -294,7 +294,7 @@ def load_full(spark: SparkSession, bundle: Bundle, *, scale: float = 1.0,
             else spark.table(bundle.location)
     rows = full_rows(bundle, scale)
     df = datagen.generate(spark, bundle.recipe, rows=rows, other_rows=other_rows)
-    df = df.select(*[F.col(f"`{n}`").cast(t).alias(n) for n, t in bundle.columns])
+    df = _typed(df, bundle)
     if not cache:
         return df
     target = data_dir() / bundle.name / bundle.version / f"{bundle.manifest_digest[-12:]}-{rows}"

@@ -30,7 +30,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from harness.errors import GoldenError
+from harness.errors import GoldenError, first_line
 from harness.fixtures import sha256_file
 
 FORMAT = 1
@@ -182,13 +182,13 @@ class GoldenStore:
         ordered = df.sortWithinPartitions(*keys) if keys else df
         try:
             if local_files:
-                ordered.coalesce(max(1, 1)).write.parquet(str(staging / "data"))
+                ordered.coalesce(1).write.parquet(str(staging / "data"))
             else:
                 (staging / "data").mkdir(parents=True)
                 pq.write_table(ordered.toArrow(), staging / "data" / "part-00000.parquet")
         except Exception as exc:
             shutil.rmtree(staging, ignore_errors=True)
-            raise GoldenError(f"could not write golden {ref}: {str(exc).splitlines()[0]}") from None
+            raise GoldenError(f"could not write golden {ref}: {first_line(exc)}") from None
         files = {}
         for i, part in enumerate(sorted((staging / "data").glob("part-*.parquet"))):
             target = staging / "data" / f"part-{i:05d}.parquet"

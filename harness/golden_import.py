@@ -12,7 +12,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from harness.errors import GoldenError
+from harness.errors import GoldenError, first_line
 from harness.golden import GoldenRef, GoldenStore
 
 FORMATS = ("parquet", "orc", "csv", "hive-text")
@@ -45,7 +45,7 @@ def read_export(spark: SparkSession, files: list[Path], *, fmt: str, schema: str
         raise
     except Exception as exc:
         raise GoldenError(f"cannot read {fmt} export {paths[0]}: "
-                          f"{str(exc).strip().splitlines()[0][:300]}") from None
+                          f"{first_line(exc, 300)}") from None
     raise GoldenError(f"unknown export format '{fmt}' (use {', '.join(FORMATS)})")
 
 
@@ -64,7 +64,7 @@ def import_files(spark: SparkSession, store: GoldenStore, ref: GoldenRef, files:
         df.count()  # fail here, naming the file, on a malformed row (FAILFAST)
     except Exception as exc:
         raise GoldenError(f"malformed {fmt} export {files[0]}: "
-                          f"{str(exc).strip().splitlines()[0][:300]}") from None
+                          f"{first_line(exc, 300)}") from None
     return store.write(spark, df, ref, keys=keys, provenance={
         "source": "imported", "reason": reason, "format": fmt,
         "origin": [str(f) for f in files]})

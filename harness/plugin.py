@@ -332,10 +332,6 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                                 f"models: {names}")
 
 
-def pytest_runtest_logstart(nodeid: str, location) -> None:
-    pass
-
-
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     state = config.stash.get(STATE, None)
     if state is None:

@@ -30,7 +30,8 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from harness.errors import ModelRunError
+from harness.errors import ModelRunError, first_line
+from harness.fixtures import parse_ddl
 from harness.spec import ModelSpec, StepSpec
 
 PROFILES = ("spark", "legacy")
@@ -146,7 +147,7 @@ class Profile:
             except Exception as exc:
                 raise ModelRunError(
                     f"legacy profile: cannot register Hive's {cls} as {name} "
-                    f"({str(exc).splitlines()[0][:200]}); the session needs Hive support "
+                    f"({first_line(exc, 200)}); the session needs Hive support "
                     "(spark.sql.catalogImplementation=hive)") from None
         return previous
 
@@ -182,12 +183,10 @@ def _run_sql(spark: SparkSession, spec: ModelSpec, step: StepSpec, params: dict[
             notes.append(f"{path.name}: skipped Hive-only setting: {statement[:80]}")
             continue
         try:
-            spark.sql(profile.sql(statement)).collect() if head[0].upper() in (
-                "SET", "DROP", "USE") else spark.sql(profile.sql(statement))
+            spark.sql(profile.sql(statement))  # commands (SET, DROP, CREATE) run eagerly
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0][:400]
             raise ModelRunError(f"{path}: statement {n} failed ({profile.name} profile): "
-                                f"{first}") from None
+                                f"{first_line(exc)}") from None
 
 
 def _load_python(path: Path, function: str) -> Callable[..., Any]:
@@ -222,7 +221,7 @@ def _run_python(spark: SparkSession, spec: ModelSpec, step: StepSpec, tables: di
         result = fn(**kwargs)
     except Exception as exc:
         raise ModelRunError(f"{path}: {step.function}() failed: {type(exc).__name__}: "
-                            f"{str(exc).splitlines()[0][:400] if str(exc) else ''}") from None
+                            f"{first_line(exc)}") from None
     if isinstance(result, DataFrame) or (hasattr(result, "schema") and hasattr(result, "columns")):
         if len(step.produces) != 1:
             raise ModelRunError(f"{path}: {step.function}() returned one DataFrame; the step "
@@ -244,7 +243,7 @@ def _run_r(spark: SparkSession, spec: ModelSpec, step: StepSpec, tables: dict[st
             raise ModelRunError(f"{path}: a per-group r step reads one table and produces one")
         (table, df), = tables.items()
         (output, schema), = step.produces.items()
-        columns = [c.strip().split()[0].strip("`") for c in _split_ddl(schema)]
+        columns = [name for name, _ in parse_ddl(schema)]
         worker = rbridge.grouped_worker(str(path), function, json.dumps(params, default=str),
                                         table, output,
                                         columns)
@@ -253,19 +252,6 @@ def _run_r(spark: SparkSession, spec: ModelSpec, step: StepSpec, tables: dict[st
     frames = rbridge.call(path, function, local, params, list(step.produces))
     return {name: spark.createDataFrame(frames[name], schema=step.produces[name])
             for name in step.produces}
-
-
-def _split_ddl(ddl: str) -> list[str]:
-    parts, depth, current = [], 0, []
-    for ch in ddl + ",":
-        depth += {"<": 1, "(": 1, ">": -1, ")": -1}.get(ch, 0)
-        if ch == "," and depth == 0:
-            if "".join(current).strip():
-                parts.append("".join(current).strip())
-            current = []
-        else:
-            current.append(ch)
-    return parts
 
 
 def run_model(spark: SparkSession, spec: ModelSpec, inputs: dict[str, DataFrame], *,

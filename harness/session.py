@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from harness.errors import BackendError
+from harness.errors import BackendError, first_line
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -107,12 +107,7 @@ def _redact(text: str) -> str:
 
 def _first_line(exc: BaseException) -> str:
     """The first meaningful line of an exception: no JVM or gRPC dump reaches the user."""
-    text = str(exc).strip()
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    line = line or type(exc).__name__
-    if len(line) > 300:
-        line = line[:297] + "..."
-    return _redact(line)
+    return _redact(first_line(exc, 300))
 
 
 def _env_int(name: str, default: int) -> int:

@@ -266,3 +266,12 @@ def test_import_hive_text_export_becomes_a_verified_golden(pytester, project, tm
     assert imported["rows"] == manifest["rows"]
     result = run_pytest(pytester, project, "-k", "values")
     result.assert_outcomes(passed=1)
+
+
+def test_error_first_line_skips_jvm_trace_and_survives_empty_messages():
+    from harness.errors import first_line
+
+    assert first_line(ValueError("")) == "ValueError"  # str(exc).splitlines()[0] would crash
+    trace = "\n  [TABLE_OR_VIEW_NOT_FOUND] no table `x`\n\tat org.apache.spark.Foo(Foo.scala:1)"
+    assert first_line(RuntimeError(trace)) == "[TABLE_OR_VIEW_NOT_FOUND] no table `x`"
+    assert first_line(RuntimeError("y" * 50), limit=10) == "yyyyyyy..."
