@@ -20,13 +20,15 @@ longs beyond 2**53 and decimals stay exact).
 
 from __future__ import annotations
 
+import functools
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -85,13 +87,17 @@ def type_change_tolerated(expected: T.DataType, actual: T.DataType, policy: str)
 class KeyDiff:
     """Keys present on one side only (or duplicated): an exact count and a bounded sample.
 
-    ``len()`` is the count; iterate for the sampled keys. The full set is one
-    ``to_dataframe()`` away, computed lazily on the cluster.
+    ``len()`` is the count; iterate for the sampled keys (fetched on first use). The full
+    set is one ``to_dataframe()`` away, computed lazily on the cluster.
     """
 
     count: int
-    sample: list[dict[str, Any]]
-    _frame: DataFrame | None = field(default=None, repr=False, compare=False)
+    _sample: Callable[[], list[dict[str, Any]]] = field(repr=False, compare=False)
+    _frame: Callable[[], DataFrame] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def sample(self) -> list[dict[str, Any]]:
+        return self._sample() if self.count else []
 
     def __len__(self) -> int:
         return self.count
@@ -105,7 +111,7 @@ class KeyDiff:
     def to_dataframe(self) -> DataFrame:
         if self._frame is None:
             raise CompareError("this key set has no DataFrame attached (built from a dict?)")
-        return self._frame
+        return self._frame()
 
 
 @dataclass
@@ -120,7 +126,15 @@ class ColumnStats:
     null_mismatches: int = 0
     max_abs_diff: float | None = None
     max_rel_diff: float | None = None
-    sample: list[dict[str, Any]] = field(default_factory=list)
+    _sample: Callable[[], list[dict[str, Any]]] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    @property
+    def sample(self) -> list[dict[str, Any]]:
+        """Up to ``sample_size`` mismatching rows (key, both values, differences), fetched
+        from the inputs on first use: one filtered scan serves every column and key set."""
+        return self._sample() if self._sample is not None and self.mismatches else []
 
 
 @dataclass
@@ -403,8 +417,9 @@ def _kind(e: T.DataType, a: T.DataType) -> str:
 _INF = "CAST('Infinity' AS DOUBLE)"
 
 
-def _match_sql(e: str, a: str, et: T.DataType, at: T.DataType, rtol: float, atol: float,
-               depth: int = 0) -> str:
+def _match_sql(
+    e: str, a: str, et: T.DataType, at: T.DataType, rtol: float, atol: float, depth: int = 0
+) -> str:
     """The match rule as SQL text (a never-null boolean). Built as text, not Columns: with
     py4j every Column operation is a round trip, ~15,000 of them for 20 columns (2-3 s)."""
     if isinstance(et, T.MapType) and isinstance(at, T.MapType):
@@ -416,42 +431,57 @@ def _match_sql(e: str, a: str, et: T.DataType, at: T.DataType, rtol: float, atol
             return same
         x, y, b = f"x{depth}", f"y{depth}", f"b{depth}"
         inner = _match_sql(x, y, et.elementType, at.elementType, rtol, atol, depth + 1)
-        return (f"({same} OR coalesce({e} IS NOT NULL AND {a} IS NOT NULL AND "
-                f"size({e}) = size({a}) AND forall(zip_with({e}, {a}, ({x}, {y}) -> {inner}), "
-                f"{b} -> {b}), false))")
+        return (
+            f"({same} OR coalesce({e} IS NOT NULL AND {a} IS NOT NULL AND "
+            f"size({e}) = size({a}) AND forall(zip_with({e}, {a}, ({x}, {y}) -> {inner}), "
+            f"{b} -> {b}), false))"
+        )
     if isinstance(et, T.StructType) and isinstance(at, T.StructType):
         if not _contains_numeric(et) or exact:
             return same
         a_fields = {f.name.lower(): f for f in at.fields}
         if {f.name.lower() for f in et.fields} != set(a_fields):
             return same
-        parts = [_match_sql(f"{e}.`{_q(f.name)}`", f"{a}.`{_q(a_fields[f.name.lower()].name)}`",
-                            f.dataType, a_fields[f.name.lower()].dataType, rtol, atol, depth)
-                 for f in et.fields]
-        return (f"({same} OR coalesce({e} IS NOT NULL AND {a} IS NOT NULL AND "
-                f"{' AND '.join(parts)}, false))")
+        parts = [
+            _match_sql(
+                f"{e}.`{_q(f.name)}`",
+                f"{a}.`{_q(a_fields[f.name.lower()].name)}`",
+                f.dataType,
+                a_fields[f.name.lower()].dataType,
+                rtol,
+                atol,
+                depth,
+            )
+            for f in et.fields
+        ]
+        return (
+            f"({same} OR coalesce({e} IS NOT NULL AND {a} IS NOT NULL AND "
+            f"{' AND '.join(parts)}, false))"
+        )
     if not (is_numeric(et) and is_numeric(at)) or exact:
         return same
     ed, ad = f"CAST({e} AS DOUBLE)", f"CAST({a} AS DOUBLE)"
-    return (f"({same} OR coalesce({_finite_sql(ed)} AND {_finite_sql(ad)} AND "
-            f"abs({ad} - {ed}) <= greatest({rtol!r} * abs({ed}), {atol!r}), false))")
+    return (
+        f"({same} OR coalesce({_finite_sql(ed)} AND {_finite_sql(ad)} AND "
+        f"abs({ad} - {ed}) <= greatest({rtol!r} * abs({ed}), {atol!r}), false))"
+    )
 
 
 def _finite_sql(x: str) -> str:
     return f"(NOT isnan({x}) AND abs({x}) != {_INF})"
 
 
-def _key_default(dtype: T.DataType) -> Column:
-    """A typed placeholder for null keys; the separate is-null flag keeps them distinct."""
+def _key_default(dtype: T.DataType) -> str:
+    """A typed placeholder for null keys (SQL); the separate is-null flag keeps them distinct."""
     if isinstance(dtype, T.StringType):
-        return F.lit("")
+        return "''"
     if isinstance(dtype, T.BooleanType):
-        return F.lit(False)
+        return "false"
     if isinstance(dtype, T.BinaryType):
-        return F.lit(bytearray())
+        return "X''"
     if isinstance(dtype, (T.DateType, T.TimestampType, T.TimestampNTZType)):
-        return F.lit("1970-01-01").cast(dtype)
-    return F.lit(0).cast(dtype)
+        return f"CAST('1970-01-01' AS {dtype.simpleString()})"
+    return f"CAST(0 AS {dtype.simpleString()})"
 
 
 def _common_key_type(e: T.DataType, a: T.DataType) -> T.DataType:
@@ -465,6 +495,254 @@ def _common_key_type(e: T.DataType, a: T.DataType) -> T.DataType:
 
 
 # ---------------------------------------------------------------------------- the engine
+
+_HASH_SEED = 42  # seeds the key hash that locates examples (any constant works)
+
+
+@dataclass
+class _Sides:
+    """Both inputs projected to internal names: ``ek{i}`` the key, ``ej{i}``/``en{i}`` the
+    null-safe join columns (value, is-null), ``e{j}`` the compared values; ``a*`` alike."""
+
+    e: DataFrame
+    a: DataFrame
+    join_e: list[str]
+    join_a: list[str]
+    n_keys: int
+
+
+def _sides(plan: _Plan, expected: DataFrame, actual: DataFrame, values: bool) -> _Sides:
+    # SQL text, one selectExpr per side: each py4j Column call is a round trip.
+    e_cols, a_cols, join_e, join_a = [], [], [], []
+    for i, (en, an, et, at) in enumerate(plan.keys):
+        kt = _common_key_type(et, at)
+        for side, name, cols, join in (("e", en, e_cols, join_e), ("a", an, a_cols, join_a)):
+            k = f"CAST(`{_q(name)}` AS {kt.simpleString()})"
+            cols += [
+                f"{k} AS {side}k{i}",
+                f"coalesce({k}, {_key_default(kt)}) AS {side}j{i}",
+                f"{k} IS NULL AS {side}n{i}",
+            ]
+            join += [f"{side}j{i}", f"{side}n{i}"]
+    if values:
+        for j, (en, an, *_rest) in enumerate(plan.columns):
+            e_cols.append(f"`{_q(en)}` AS e{j}")
+            a_cols.append(f"`{_q(an)}` AS a{j}")
+    return _Sides(
+        expected.selectExpr(*e_cols), actual.selectExpr(*a_cols), join_e, join_a, len(plan.keys)
+    )
+
+
+# Each kind of key failure, counted on one joined row per distinct key (row numbers are 1
+# on both sides); one definition serves the counts, the example locators and the lazy
+# KeyDiff.to_dataframe().
+_FIRST = "(coalesce(_er, 1) = 1 AND coalesce(_ar, 1) = 1)"
+_KEY_FAILURES = {
+    "missing": f"{_FIRST} AND _en IS NOT NULL AND _an IS NULL",
+    "extra": f"{_FIRST} AND _an IS NOT NULL AND _en IS NULL",
+    "dup_e": f"{_FIRST} AND _en > 1",
+    "dup_a": f"{_FIRST} AND _an > 1",
+}
+
+
+def _joined(s: _Sides, windowed: bool) -> DataFrame:
+    """The keyed full outer join. ``windowed`` adds per-key row counts (``_en``/``_an``)
+    and row numbers from a window partitioned exactly like the join, so the join reuses
+    its shuffle and sort; without it every present row counts as 1 (``compare`` checks that
+    assumption against the observed input row counts)."""
+    if windowed:
+        we, wa = Window.partitionBy(*s.join_e), Window.partitionBy(*s.join_a)
+        e = s.e.select(
+            "*",
+            F.count(F.lit(1)).over(we).alias("_en"),
+            F.row_number().over(we.orderBy(*s.join_e)).alias("_er"),
+        )
+        a = s.a.select(
+            "*",
+            F.count(F.lit(1)).over(wa).alias("_an"),
+            F.row_number().over(wa.orderBy(*s.join_a)).alias("_ar"),
+        )
+    else:
+        e = s.e.select("*", F.lit(1).alias("_en"), F.lit(1).alias("_er"))
+        a = s.a.select("*", F.lit(1).alias("_an"), F.lit(1).alias("_ar"))
+    cond = [e[x] == a[y] for x, y in zip(s.join_e, s.join_a, strict=True)]
+    return e.join(a, cond, "full_outer")
+
+
+@dataclass
+class _Pass:
+    """One aggregation over the joined data: its combined counts and stats, and the key
+    hashes that locate examples of each kind of failure."""
+
+    row: dict[str, Any]
+    hashes: dict[str, list[int]]  # failure name -> located key hashes
+
+
+class _Examples:
+    """Examples of every failure, located by the aggregation and fetched on first use.
+
+    Verdict, counts and statistics never wait for examples; the first report (or
+    ``.sample``) pays one filtered scan of each input, reading only the key columns and
+    the columns that have examples."""
+
+    def __init__(
+        self,
+        hashes: dict[str, list[int]],
+        plan: _Plan,
+        expected: DataFrame,
+        actual: DataFrame,
+        sample_size: int,
+    ) -> None:
+        self._hashes, self._plan, self._sample_size = hashes, plan, sample_size
+        self._frames = (expected, actual)
+        self._located: dict[str, list[tuple[Any, Any]]] | None = None
+
+    def get(self, name: str) -> list[tuple[Any, Any]]:
+        if self._located is None:
+            try:
+                sides = _sides(self._plan, *self._frames, values=True)
+                self._located = _fetch_located(self._hashes, sides, self._plan, self._sample_size)
+            except Exception as exc:
+                raise CompareError(
+                    f"could not fetch the examples of the failures: {first_line(exc, 300)} "
+                    "(examples are read from the inputs on first use; keep their Spark "
+                    "session open until the report is made)"
+                ) from None
+        return self._located.get(name, [])
+
+
+def _aggregate(
+    plan: _Plan,
+    s: _Sides,
+    *,
+    windowed: bool,
+    key_failures: bool,
+    values: bool,
+    sample_size: int,
+    kinds: list[str],
+) -> _Pass:
+    """Aggregate every count, statistic and example locator in one query, then fetch the
+    located examples.
+
+    Examples are located, not carried: rows are spread over ``ceil(sample_size / 2)``
+    slots by a key hash, and per slot the aggregate keeps the smallest and largest hash of
+    each kind of failure, so every aggregate is a fixed-width long and Spark plans one
+    whole-stage-codegen HashAggregate (carrying values with ``min_by(struct, ord, k)``
+    forced an interpreted SortAggregate: 5-7x slower at 1M rows x 20 columns). Distinct
+    slots hold distinct rows, so 2 x slots locators give ``sample_size`` distinct
+    examples whenever that many rows fail. Only when something failed are those rows
+    fetched, by a hash filter on each input that reads only the key and failing columns.
+    """
+    slots = (sample_size + 1) // 2
+    keys_sql = ", ".join(f"coalesce(ek{i}, ak{i})" for i in range(s.n_keys))
+    per_row = ["(_en = 1 AND _an = 1) AS _p"]  # a pair: one row per side, compare values
+    if slots:
+        per_row.append(f"xxhash64({_HASH_SEED}, {keys_sql}) AS _h")
+        if slots > 1:
+            per_row.append(
+                f"CAST(pmod(xxhash64({_HASH_SEED}, {keys_sql}), {slots}) AS INT) AS _slot"
+            )
+    aggs: list[str] = [
+        f"sum(CASE WHEN {_FIRST} THEN coalesce(_en, 0) END) AS rows_e",
+        f"sum(CASE WHEN {_FIRST} THEN coalesce(_an, 0) END) AS rows_a",
+        "count_if(_p) AS matched",
+    ]
+    summed = ["rows_e", "rows_a", "matched"]
+    maxed: list[str] = []
+    locators: dict[str, list[str]] = {}
+
+    def locate(condition: str, name: str) -> list[str]:
+        out = []
+        for slot in range(slots):
+            in_slot = f"{condition} AND _slot = {slot}" if slots > 1 else condition
+            for fn in ("min", "max"):
+                alias = f"L_{name}_{slot}_{fn}"
+                locators.setdefault(name, []).append(alias)
+                out.append(f"{fn}(CASE WHEN {in_slot} THEN _h END) AS {alias}")
+        return out
+
+    if key_failures:
+        for name, condition in _KEY_FAILURES.items():
+            aggs += [f"count_if({condition}) AS {name}", *locate(condition, f"s_{name}")]
+            summed.append(name)
+    # Per-row work happens once, in a projection below the aggregate (codegen + common
+    # subexpression elimination); the aggregate only reads ready-made columns.
+    for j, (_en, _an, et, at, c_rtol, c_atol) in enumerate(plan.columns if values else []):
+        kind = kinds[j]
+        if kind == "incomparable":
+            continue
+        e, a = f"e{j}", f"a{j}"
+        per_row += [
+            f"(_p AND NOT {_match_sql(e, a, et, at, c_rtol, c_atol)}) AS _b{j}",
+            f"(_p AND ({e} IS NULL) != ({a} IS NULL)) AS _n{j}",
+        ]
+        aggs += [f"count_if(_b{j}) AS m{j}", f"count_if(_n{j}) AS n{j}", *locate(f"_b{j}", f"s{j}")]
+        summed += [f"m{j}", f"n{j}"]
+        if kind == "numeric":
+            ed, ad = f"CAST({e} AS DOUBLE)", f"CAST({a} AS DOUBLE)"
+            ok = f"(_p AND {_finite_sql(ed)} AND {_finite_sql(ad)})"
+            diff = f"abs({ad} - {ed})"
+            per_row += [
+                f"CASE WHEN {ok} THEN {diff} END AS _d{j}",
+                f"CASE WHEN {ok} THEN (CASE WHEN {ed} != 0 THEN {diff} / abs({ed}) "
+                f"WHEN {diff} = 0 THEN 0.0D ELSE {_INF} END) END AS _r{j}",
+            ]
+            aggs += [f"max(_d{j}) AS x{j}", f"max(_r{j}) AS r{j}"]
+            maxed += [f"x{j}", f"r{j}"]
+
+    flagged = _joined(s, windowed).selectExpr("*", *per_row)
+    rows = [flagged.selectExpr(*aggs).collect()[0].asDict()]
+
+    row: dict[str, Any] = {}
+    for name in summed:
+        row[name] = sum(int(r[name] or 0) for r in rows)
+    for name in maxed:
+        found = [r[name] for r in rows if r[name] is not None]
+        row[name] = max(found, key=_nan_last) if found else None
+    hashes = {
+        name: [r[alias] for r in rows for alias in aliases if r[alias] is not None]
+        for name, aliases in locators.items()
+    }
+    return _Pass(row, hashes)
+
+
+def _nan_last(value: float) -> float:
+    """Order for max(): Spark ranks NaN above +inf; the per-slot maxima keep that."""
+    return math.inf if math.isnan(value) else value
+
+
+def _fetch_located(
+    hashes: dict[str, list[int]], s: _Sides, plan: _Plan, sample_size: int
+) -> dict[str, list[tuple[Any, Any]]]:
+    """Fetch the rows whose key hash was located, from each input, reading only the key
+    columns and the columns that have examples; pair them up per failure name."""
+    wanted = sorted({h for found in hashes.values() for h in found})
+    if not wanted:
+        return {}
+    cols = [f"{{side}}k{i}" for i in range(s.n_keys)]
+    cols += [f"{{side}}{j}" for j in range(len(plan.columns)) if hashes.get(f"s{j}")]
+    keys_sql = ", ".join(f"{{side}}k{i}" for i in range(s.n_keys))
+    by_side: dict[str, dict[int, Any]] = {}
+    for side, base in (("e", s.e), ("a", s.a)):
+        h = f"xxhash64({_HASH_SEED}, {keys_sql.format(side=side)})"
+        found = (
+            base.selectExpr(*[c.format(side=side) for c in cols], f"{h} AS _h")
+            .where(F.col("_h").isin(wanted))
+            .limit(10_000)
+            .collect()
+        )
+        by_side[side] = {}
+        for r in found:
+            by_side[side].setdefault(r["_h"], r)
+    out: dict[str, list[tuple[Any, Any]]] = {}
+    for name, found in hashes.items():
+        pairs, seen = [], set()
+        for h in found:
+            if h not in seen:
+                seen.add(h)
+                pairs.append((by_side["e"].get(h), by_side["a"].get(h)))
+        out[name] = pairs[:sample_size]
+    return out
 
 
 def compare(
@@ -482,8 +760,13 @@ def compare(
 ) -> CompareResult:
     """Compare a golden (``expected``) with a candidate (``actual``) output, matched by ``keys``.
 
-    One pass over the data (plus a filtered scan of each input to fetch examples when
-    something failed); returns a :class:`CompareResult`. Column names match
+    Usually one query: a keyed full outer join without any per-key window, aggregated once,
+    while each input's row count is observed on the way in. Those counts prove the keys
+    line up one-to-one (every input row met exactly one partner) or show they do not. Only
+    then is a key-only pass run (missing, extra and duplicate keys, counted per distinct
+    key), or, when a key present on both sides is duplicated, the whole comparison again
+    with per-key windows so duplicated keys stay out of the value comparison. Examples of
+    failures are fetched afterwards by a filtered scan of each input. Column names match
     case-insensitively by default because Hive lower-cases every column name.
     """
     started = time.perf_counter()
@@ -500,108 +783,8 @@ def compare(
         type_policy,
         case_sensitive,
     )
-
-    # Internal names only from here on: k0.., e0.., a0.. (user names never reach SQL).
-    e_cols, a_cols = [], []
-    join_e, join_a = [], []
-    for i, (en, an, et, at) in enumerate(plan.keys):
-        kt = _common_key_type(et, at)
-        ek, ak = F.col(f"`{_q(en)}`").cast(kt), F.col(f"`{_q(an)}`").cast(kt)
-        e_cols += [
-            ek.alias(f"ek{i}"),
-            F.coalesce(ek, _key_default(kt)).alias(f"ej{i}"),
-            ek.isNull().alias(f"en{i}"),
-        ]
-        a_cols += [
-            ak.alias(f"ak{i}"),
-            F.coalesce(ak, _key_default(kt)).alias(f"aj{i}"),
-            ak.isNull().alias(f"an{i}"),
-        ]
-        join_e += [f"ej{i}", f"en{i}"]
-        join_a += [f"aj{i}", f"an{i}"]
-    for j, (en, an, *_rest) in enumerate(plan.columns):
-        e_cols.append(F.col(f"`{_q(en)}`").alias(f"e{j}"))
-        a_cols.append(F.col(f"`{_q(an)}`").alias(f"a{j}"))
-
-    # Window partitioned exactly like the join keys: the join reuses its shuffle and sort.
-    we, wa = Window.partitionBy(*join_e), Window.partitionBy(*join_a)
-    e_base, a_base = expected.select(*e_cols), actual.select(*a_cols)
-    e_side = e_base.select(
-        "*",
-        F.count(F.lit(1)).over(we).alias("_en"),
-        F.row_number().over(we.orderBy(*join_e)).alias("_er"),
-    )
-    a_side = a_base.select(
-        "*",
-        F.count(F.lit(1)).over(wa).alias("_an"),
-        F.row_number().over(wa.orderBy(*join_a)).alias("_ar"),
-    )
-    cond = [e_side[x] == a_side[y] for x, y in zip(join_e, join_a, strict=True)]
-    joined = e_side.join(a_side, cond, "full_outer")
-
-    n_keys = len(plan.keys)
-    # Each kind of key failure, counted on one joined row per distinct key ("first": row
-    # numbers are 1 on both sides); one definition serves the count, the sample locators
-    # and the lazy KeyDiff.to_dataframe().
-    first_sql = "(coalesce(_er, 1) = 1 AND coalesce(_ar, 1) = 1)"
-    key_failures = {
-        "missing": f"{first_sql} AND _en IS NOT NULL AND _an IS NULL",
-        "extra": f"{first_sql} AND _an IS NOT NULL AND _en IS NULL",
-        "dup_e": f"{first_sql} AND _en > 1",
-        "dup_a": f"{first_sql} AND _an > 1",
-    }
-    # Samples are located, not carried: for each kind of failure the aggregate keeps the
-    # smallest of a few differently seeded key hashes (plain longs), so every aggregate is
-    # fixed-width and Spark plans a whole-stage-codegen HashAggregate. Only when something
-    # failed are those few rows fetched from each input by a hash filter (a scan, no join
-    # of the full data). Carrying the values (min_by(struct, ord, k)) would force an
-    # interpreted SortAggregate: measured 5-7x slower on 1M rows x 20 columns.
-    seeds = list(range(min((int(sample_size) + 1) // 2 + 1, 6))) if sample_size else []
-    joined = joined.selectExpr("*", "(_en = 1 AND _an = 1) AS _p")  # paired: compare values
-    keys_sql = ", ".join(f"coalesce(ek{i}, ak{i})" for i in range(n_keys))
-    per_row: list[str] = [f"xxhash64({s}, {keys_sql}) AS _h{s}" for s in seeds]
-    locators: dict[str, list[tuple[int, str]]] = {}
-
-    def locate(condition: str, name: str) -> list[str]:
-        """Smallest and largest seeded hash of the failing rows: two distinct rows whenever
-        two fail, and more seeds add more picks (deduplicated on the driver)."""
-        out = []
-        for s in seeds:
-            for fn in ("min", "max"):
-                alias = f"L{len(out)}_{name}_{fn}"
-                locators.setdefault(name, []).append((s, alias))
-                out.append(f"{fn}(CASE WHEN {condition} THEN _h{s} END) AS {alias}")
-        return out
-
-    aggs: list[str] = [
-        f"sum(CASE WHEN {first_sql} THEN coalesce(_en, 0) END) AS rows_e",
-        f"sum(CASE WHEN {first_sql} THEN coalesce(_an, 0) END) AS rows_a",
-        "count_if(_p) AS matched",
-    ]
-    for name, condition in key_failures.items():
-        aggs += [f"count_if({condition}) AS {name}", *locate(condition, f"s_{name}")]
-    # Per-row work happens once, in a projection below the aggregate (codegen + common
-    # subexpression elimination); the aggregate only reads ready-made columns.
-    kinds = []
-    for j, (_en, _an, et, at, c_rtol, c_atol) in enumerate(plan.columns):
-        kind = _kind(et, at)
-        kinds.append(kind)
-        if kind == "incomparable":
-            continue
-        e, a = f"e{j}", f"a{j}"
-        per_row += [f"(_p AND NOT {_match_sql(e, a, et, at, c_rtol, c_atol)}) AS _b{j}",
-                    f"(_p AND ({e} IS NULL) != ({a} IS NULL)) AS _n{j}"]
-        aggs += [f"count_if(_b{j}) AS m{j}", f"count_if(_n{j}) AS n{j}",
-                 *locate(f"_b{j}", f"s{j}")]
-        if kind == "numeric":
-            ed, ad = f"CAST({e} AS DOUBLE)", f"CAST({a} AS DOUBLE)"
-            ok = f"(_p AND {_finite_sql(ed)} AND {_finite_sql(ad)})"
-            diff = f"abs({ad} - {ed})"
-            per_row += [f"CASE WHEN {ok} THEN {diff} END AS _d{j}",
-                        f"CASE WHEN {ok} THEN (CASE WHEN {ed} != 0 THEN {diff} / abs({ed}) "
-                        f"WHEN {diff} = 0 THEN 0.0D ELSE {_INF} END) END AS _r{j}"]
-            aggs += [f"max(_d{j}) AS x{j}", f"max(_r{j}) AS r{j}"]
-    joined = joined.selectExpr("*", *per_row)
+    kinds = [_kind(et, at) for _en, _an, et, at, *_tol in plan.columns]
+    sample_size = int(sample_size)
 
     # The per-row projection carries ~6 fields per compared column; past Spark's default
     # spark.sql.codegen.maxFields (100) it would lose whole-stage codegen.
@@ -609,8 +792,50 @@ def compare(
     previous = conf.get(_MAX_FIELDS, None)
     conf.set(_MAX_FIELDS, str(max(1000, 8 * len(plan.columns) + 50)))
     try:
-        row = joined.selectExpr(*aggs).collect()[0].asDict()
-        fetched = _fetch_located(row, locators, seeds, n_keys, e_base, a_base)
+        observed = _Observed(expected, actual)
+        values = _aggregate(
+            plan,
+            _sides(plan, observed.expected, observed.actual, values=True),
+            windowed=False,
+            key_failures=False,
+            values=True,
+            sample_size=sample_size,
+            kinds=kinds,
+        )
+        rows_e, rows_a = observed.counts()
+        # Joined rows: ``matched`` had both sides, ``rows_e - matched`` only the expected one.
+        # Every input row met exactly one partner iff those add up to the observed counts.
+        v = values.row
+        pairs, only_e, only_a = v["matched"], v["rows_e"] - v["matched"], v["rows_a"] - v["matched"]
+        if rows_e is None or rows_a is None or rows_e - only_e != pairs or rows_a - only_a != pairs:
+            # A key present on both sides is duplicated (or the counts could not be
+            # observed): compare again with per-key windows, which keep duplicated keys out
+            # of the value comparison and count them.
+            values = keyed = _aggregate(
+                plan,
+                _sides(plan, expected, actual, values=True),
+                windowed=True,
+                key_failures=True,
+                values=True,
+                sample_size=sample_size,
+                kinds=kinds,
+            )
+        elif only_e or only_a:
+            # Keys on one side only: the values of the one-to-one pairs stand; count the
+            # missing and extra keys (and duplicates among them) per distinct key.
+            keyed = _aggregate(
+                plan,
+                _sides(plan, expected, actual, values=False),
+                windowed=True,
+                key_failures=True,
+                values=False,
+                sample_size=sample_size,
+                kinds=kinds,
+            )
+        else:
+            keyed = None  # every row met exactly one partner: no key failures at all
+    except CompareError:
+        raise
     except Exception as exc:  # Spark errors: keep the first meaningful line, drop the JVM trace
         raise CompareError(f"the comparison query failed: {first_line(exc, 500)}") from None
     finally:
@@ -624,46 +849,29 @@ def compare(
     def key_of(found: Any, side: str) -> dict[str, Any]:
         return {name: _plain(found[f"{side}k{i}"]) for i, name in enumerate(key_names)}
 
-    def located(name: str) -> list[tuple[Any, Any]]:
-        """(expected row, actual row) for each distinct located key of failure ``name``."""
-        out, seen = [], set()
-        for s, alias in locators.get(name, []):
-            h = row.get(alias)
-            if h is None:
-                continue
-            pair = (fetched["e"].get((s, h)), fetched["a"].get((s, h)))
-            ident = repr(
-                key_of(pair[0], "e")
-                if pair[0] is not None
-                else key_of(pair[1], "a")
-                if pair[1] is not None
-                else h
-            )
-            if ident not in seen:
-                seen.add(ident)
-                out.append(pair)
-        return out[:sample_size]
+    hashes = {**values.hashes, **(keyed.hashes if keyed is not None else {})}
+    examples = _Examples(hashes, plan, expected, actual, sample_size)
 
-    def keys_of(name: str) -> list[dict[str, Any]]:
+    def key_sample(name: str) -> list[dict[str, Any]]:
         return [
             key_of(er, "e") if er is not None else key_of(ar, "a")
-            for er, ar in located(name)
+            for er, ar in examples.get(f"s_{name}")
             if er is not None or ar is not None
         ]
 
-    key_any_sql = (
-        "CASE WHEN _en IS NOT NULL THEN named_struct("
-        + ", ".join(f"'k{i}', ek{i}" for i in range(n_keys))
-        + ") ELSE named_struct("
-        + ", ".join(f"'k{i}', ak{i}" for i in range(n_keys))
-        + ") END"
-    )
-
     def key_diff(name: str) -> KeyDiff:
-        frame = (joined.where(F.expr(key_failures[name]))
-                 .select(F.expr(key_any_sql).alias("k"))
-                 .select(*[F.col(f"k.k{i}").alias(key) for i, key in enumerate(key_names)]))
-        return KeyDiff(int(row[name]), keys_of(f"s_{name}"), frame)
+        return KeyDiff(
+            int(keyed.row[name]) if keyed is not None else 0,
+            functools.partial(key_sample, name),
+            functools.partial(_key_frame, plan, expected, actual, name),
+        )
+
+    def column_sample(j: int, kind: str) -> list[dict[str, Any]]:
+        return [
+            _sample(key_of(er, "e"), er[f"e{j}"], ar[f"a{j}"], kind)
+            for er, ar in examples.get(f"s{j}")
+            if er is not None and ar is not None
+        ]
 
     columns: dict[str, ColumnStats] = {}
     for j, (en, _an, et, at, c_rtol, c_atol) in enumerate(plan.columns):
@@ -677,22 +885,18 @@ def compare(
             c_atol if kind == "numeric" else 0.0,
         )
         if kind != "incomparable":
-            stats.mismatches = int(row[f"m{j}"])
-            stats.null_mismatches = int(row[f"n{j}"])
+            stats.mismatches = int(values.row[f"m{j}"])
+            stats.null_mismatches = int(values.row[f"n{j}"])
             if kind == "numeric":
-                stats.max_abs_diff, stats.max_rel_diff = row[f"x{j}"], row[f"r{j}"]
-            stats.sample = [
-                _sample(key_of(er, "e"), er[f"e{j}"], ar[f"a{j}"], kind)
-                for er, ar in located(f"s{j}")
-                if er is not None and ar is not None
-            ]
+                stats.max_abs_diff, stats.max_rel_diff = values.row[f"x{j}"], values.row[f"r{j}"]
+            stats._sample = functools.partial(column_sample, j, kind)
         columns[en] = stats
 
     return CompareResult(
         keys=key_names,
-        rows_expected=int(row["rows_e"] or 0),
-        rows_actual=int(row["rows_a"] or 0),
-        rows_matched=int(row["matched"]),
+        rows_expected=int(rows_e if rows_e is not None else keyed.row["rows_e"]),
+        rows_actual=int(rows_a if rows_a is not None else keyed.row["rows_a"]),
+        rows_matched=int(values.row["matched"]),
         missing_keys=key_diff("missing"),
         extra_keys=key_diff("extra"),
         duplicate_keys_expected=key_diff("dup_e"),
@@ -705,35 +909,51 @@ def compare(
     )
 
 
-def _fetch_located(
-    row: dict[str, Any],
-    locators: dict[str, list[tuple[int, str]]],
-    seeds: list[int],
-    n_keys: int,
-    e_base: DataFrame,
-    a_base: DataFrame,
-) -> dict[str, dict[tuple[int, int], Any]]:
-    """Fetch the rows whose seeded key hash was located by the aggregate, from each side."""
-    wanted: dict[int, set[int]] = {s: set() for s in seeds}
-    for pairs in locators.values():
-        for seed, alias in pairs:
-            if row.get(alias) is not None:
-                wanted[seed].add(int(row[alias]))
-    out: dict[str, dict[tuple[int, int], Any]] = {"e": {}, "a": {}}
-    if not any(wanted.values()):
-        return out
-    for side, base in (("e", e_base), ("a", a_base)):
-        keys = [F.col(f"{side}k{i}") for i in range(n_keys)]
-        hashed = base.select("*", *[F.xxhash64(F.lit(s), *keys).alias(f"_h{s}") for s in seeds])
-        cond = None
-        for s, hashes in wanted.items():
-            if hashes:
-                term = F.col(f"_h{s}").isin(sorted(hashes))
-                cond = term if cond is None else cond | term
-        for found in hashed.where(cond).limit(10_000).collect():
-            for s in seeds:
-                out[side].setdefault((s, found[f"_h{s}"]), found)
-    return out
+class _Observed:
+    """Both inputs with their row counts observed during the comparison's own query
+    (``DataFrame.observe``: no extra job). ``counts()`` is (None, None) where a backend
+    cannot observe, which makes ``compare`` take the windowed path."""
+
+    def __init__(self, expected: DataFrame, actual: DataFrame) -> None:
+        self.expected, self.actual = expected, actual
+        self._observations: list[Any] = []
+        try:
+            from pyspark.sql import Observation
+
+            pair = []
+            for df in (expected, actual):
+                obs = Observation(f"harness_rows_{uuid.uuid4().hex[:12]}")
+                pair.append(df.observe(obs, F.count(F.lit(1)).alias("rows")))
+                self._observations.append(obs)
+            self.expected, self.actual = pair
+        except Exception:  # an old or restricted backend: fall back to the windowed path
+            self._observations = []
+
+    def counts(self) -> tuple[int | None, int | None]:
+        try:
+            e, a = (int(obs.get["rows"]) for obs in self._observations)
+            return e, a
+        except Exception:
+            return None, None
+
+
+def _key_frame(plan: _Plan, expected: DataFrame, actual: DataFrame, name: str) -> DataFrame:
+    """Every key of one kind of key failure, as a lazily evaluated DataFrame."""
+    s = _sides(plan, expected, actual, values=False)
+    n = s.n_keys
+    key_sql = (
+        "CASE WHEN _en IS NOT NULL THEN named_struct("
+        + ", ".join(f"'k{i}', ek{i}" for i in range(n))
+        + ") ELSE named_struct("
+        + ", ".join(f"'k{i}', ak{i}" for i in range(n))
+        + ") END"
+    )
+    return (
+        _joined(s, windowed=True)
+        .where(F.expr(_KEY_FAILURES[name]))
+        .select(F.expr(key_sql).alias("k"))
+        .select(*[F.col(f"k.k{i}").alias(kp[0]) for i, kp in enumerate(plan.keys)])
+    )
 
 
 def _sample(key: dict[str, Any], expected: Any, actual: Any, kind: str) -> dict[str, Any]:

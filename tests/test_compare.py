@@ -208,3 +208,58 @@ def test_result_dict_is_json_and_report_is_readable(spark):
 def test_empty_frames_pass(spark):
     e, a = frames(spark, "id int, v double", [], [])
     assert compare(e, a, keys=["id"]).passed
+
+
+# Scenarios for the one-to-one fast path; each names the passes compare() must run after the
+# window-free first one ("keys": a key-only windowed pass, "full": everything windowed).
+_PATH_SCENARIOS = {
+    "clean keys, values differ": (
+        [(1, 1.0), (2, 2.0), (3, None), (None, 4.0)],
+        [(1, 1.0), (2, 2.5), (3, 3.0), (None, 4.0)],
+        [],
+    ),
+    "missing and extra keys, a missing key duplicated": (
+        [(1, 1.0), (2, 2.0), (5, 5.0), (5, 5.0), (6, 6.0)],
+        [(1, 1.5), (2, 2.0), (7, 7.0)],
+        ["keys"],
+    ),
+    "a key on both sides duplicated": (
+        [(1, 1.0), (2, 2.0), (2, 2.0), (3, 3.0)],
+        [(1, 1.0), (2, 2.0), (3, 3.5), (4, 4.0)],
+        ["full"],
+    ),
+    "null key duplicated on one side": (
+        [(None, 1.0), (None, 1.0), (1, 1.0)],
+        [(None, 1.0), (1, 2.0)],
+        ["full"],
+    ),
+}
+
+
+@pytest.mark.parametrize("scenario", list(_PATH_SCENARIOS))
+def test_one_to_one_fast_path_agrees_with_the_windowed_reference(spark, monkeypatch, scenario):
+    """compare() first joins without per-key windows and proves the keys line up one-to-one
+    from the observed input row counts; when they do not it falls back. Both routes must
+    give the identical result, and the fast route must really be the one taken."""
+    import harness.compare as engine
+
+    e_rows, a_rows, expected_passes = _PATH_SCENARIOS[scenario]
+    e, a = frames(spark, "id int, v double", e_rows, a_rows)
+    passes = []
+    real = engine._aggregate
+
+    def spy(plan, sides, **kw):
+        passes.append(kw)
+        return real(plan, sides, **kw)
+
+    monkeypatch.setattr(engine, "_aggregate", spy)
+    fast = compare(e, a, keys=["id"]).to_dict()
+    kinds = ["full" if p["values"] else "keys" for p in passes[1:]]
+    assert not passes[0]["windowed"] and kinds == expected_passes
+
+    monkeypatch.setattr(engine._Observed, "counts", lambda self: (None, None))
+    reference = compare(e, a, keys=["id"]).to_dict()
+    fast.pop("elapsed_s"), reference.pop("elapsed_s")
+    assert fast == reference
+    assert fast["rows"] == {"expected": len(e_rows), "actual": len(a_rows),
+                            "matched": reference["rows"]["matched"]}
