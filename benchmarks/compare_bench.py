@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -554,10 +555,14 @@ def run_join_floor(golden: Any, candidate: Any) -> tuple:
     return "-", None, ""
 
 
-def run_engine(golden: Any, candidate: Any) -> tuple:
+def run_engine(golden: Any, candidate: Any, report: bool = False) -> tuple:
     from harness.compare import compare
 
     result = compare(golden, candidate, keys=[KEY], rtol=RTOL, atol=ATOL)
+    if report:  # the examples are fetched on first use: this times them too
+        text = result.report()
+        if result.passed != text.startswith("parity PASSED"):
+            raise RuntimeError("report disagrees with the verdict")
     extra = {
         "rows": [result.rows_expected, result.rows_actual, result.rows_matched],
         "keys_ok": result.keys_ok,
@@ -906,6 +911,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="fast",
         help="all | fast (the two datacompy runs) | none, or a comma list of: " + ", ".join(PEERS),
     )
+    p.add_argument(
+        "--peer-repeat",
+        type=int,
+        default=None,
+        help="timed runs per peer tool (default: --repeat); peers take minutes at 10M rows",
+    )
     p.add_argument("--peer-timeout", type=float, default=900.0, help="seconds per peer call")
     p.add_argument(
         "--peer-max-rss-gb",
@@ -927,6 +938,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--rows must be at least {MOD_STRING} so every designed change occurs")
     if args.repeat < 1:
         p.error("--repeat must be >= 1")
+    if args.peer_repeat is None:
+        args.peer_repeat = args.repeat
+    if args.peer_repeat < 1:
+        p.error("--peer-repeat must be >= 1")
     if args.peer_timeout <= 0 or args.peer_max_rss_gb <= 0:
         p.error("--peer-timeout and --peer-max-rss-gb must be > 0")
     if args.peers in PEER_SETS:
@@ -980,6 +995,7 @@ def _run(spark: Any, args: argparse.Namespace, load_start: tuple, version: str, 
         ("scan floor", "floor"),
         ("join floor", "floor"),
         ("engine", "engine"),
+        ("engine+report", "engine"),
         *[(name, "peer") for name in args.peer_list],
     ]
     runs: dict[str, list[dict]] = {name: [] for name, _ in contestants}
@@ -987,7 +1003,7 @@ def _run(spark: Any, args: argparse.Namespace, load_start: tuple, version: str, 
     log_dir = wroot / "bench" / "logs"
     for rep in range(1, args.repeat + 1):
         for name, kind in contestants:
-            if name in skip:
+            if name in skip or (kind == "peer" and rep > args.peer_repeat):
                 continue
             log.info("run %d/%d: %s ...", rep, args.repeat, name)
             if kind == "peer":
@@ -1005,11 +1021,13 @@ def _run(spark: Any, args: argparse.Namespace, load_start: tuple, version: str, 
                 if r["verdict"] in ("timeout", "error"):
                     skip.add(name)  # one timeout/error is the answer; do not repeat it
             else:
-                fn = {"scan floor": run_scan_floor, "join floor": run_join_floor}.get(
-                    name, run_engine
-                )
+                fn = {
+                    "scan floor": run_scan_floor,
+                    "join floor": run_join_floor,
+                    "engine+report": functools.partial(run_engine, report=True),
+                }.get(name, run_engine)
                 r = run_in_process(spark, sampler, fn, golden, candidate)
-                if name == "engine" and isinstance(r["note"], dict):
+                if kind == "engine" and isinstance(r["note"], dict):
                     r["engine"] = r.pop("note")
                     r["note"] = ""
             runs[name].append(r)
@@ -1055,7 +1073,8 @@ def _run(spark: Any, args: argparse.Namespace, load_start: tuple, version: str, 
     print()
     print(
         f"compare_bench: rows={args.rows:,} x {len(COLUMNS)} columns + key, "
-        f"repeat={args.repeat}, peers={args.peers}, rtol={RTOL:g} atol={ATOL:g}"
+        f"repeat={args.repeat} (peers {args.peer_repeat}), peers={args.peers}, "
+        f"rtol={RTOL:g} atol={ATOL:g}"
     )
     print(
         f"spark {version} {machine['master']}, driver memory {machine['driver_memory']}, "
@@ -1094,6 +1113,7 @@ def _run(spark: Any, args: argparse.Namespace, load_start: tuple, version: str, 
             "params": {
                 "rows": args.rows,
                 "repeat": args.repeat,
+                "peer_repeat": args.peer_repeat,
                 "peers": args.peer_list,
                 "peer_timeout_s": args.peer_timeout,
                 "peer_max_rss_gb": args.peer_max_rss_gb,
