@@ -582,11 +582,12 @@ class _Pass:
 
 
 class _Examples:
-    """Examples of every failure, located by the aggregation and fetched on first use.
+    """Examples of every failure, found on first use.
 
-    Verdict, counts and statistics never wait for examples; the first report (or
-    ``.sample``) pays one filtered scan of each input, reading only the key columns and
-    the columns that have examples."""
+    Verdict, counts and statistics never wait for examples. The first report (or
+    ``.sample``) pays for them: failing value columns by one filtered pass over the keyed
+    join (:func:`_value_examples`); missing, extra and duplicate keys, already located by
+    hash in the key pass, by one filtered scan of each input."""
 
     def __init__(
         self,
@@ -595,16 +596,25 @@ class _Examples:
         expected: DataFrame,
         actual: DataFrame,
         sample_size: int,
+        failing: list[int],
+        windowed: bool,
     ) -> None:
         self._hashes, self._plan, self._sample_size = hashes, plan, sample_size
         self._frames = (expected, actual)
+        self._failing, self._windowed = failing, windowed
         self._located: dict[str, list[tuple[Any, Any]]] | None = None
 
     def get(self, name: str) -> list[tuple[Any, Any]]:
         if self._located is None:
             try:
                 sides = _sides(self._plan, *self._frames, values=True)
-                self._located = _fetch_located(self._hashes, sides, self._plan, self._sample_size)
+                located = _fetch_located(self._hashes, sides, self._plan, self._sample_size)
+                located.update(
+                    _value_examples(
+                        self._plan, sides, self._windowed, self._failing, self._sample_size
+                    )
+                )
+                self._located = located
             except Exception as exc:
                 raise CompareError(
                     f"could not fetch the examples of the failures: {first_line(exc, 300)} "
@@ -624,19 +634,16 @@ def _aggregate(
     sample_size: int,
     kinds: list[str],
 ) -> _Pass:
-    """Aggregate every count, statistic and example locator in one query, then fetch the
-    located examples.
+    """Aggregate every count and statistic in one query (one fixed-width, whole-stage-
+    codegen HashAggregate), plus, in a key pass, locators for examples of key failures.
 
-    Examples are located, not carried: rows are spread over ``ceil(sample_size / 2)``
+    Key failures are located, not carried: rows are spread over ``ceil(sample_size / 2)``
     slots by a key hash, and per slot the aggregate keeps the smallest and largest hash of
-    each kind of failure, so every aggregate is a fixed-width long and Spark plans one
-    whole-stage-codegen HashAggregate (carrying values with ``min_by(struct, ord, k)``
-    forced an interpreted SortAggregate: 5-7x slower at 1M rows x 20 columns). Distinct
-    slots hold distinct rows, so 2 x slots locators give ``sample_size`` distinct
-    examples whenever that many rows fail. Only when something failed are those rows
-    fetched, by a hash filter on each input that reads only the key and failing columns.
+    each kind of key failure (fixed-width longs; distinct slots hold distinct rows, so the
+    locators give ``sample_size`` distinct examples whenever that many keys fail). Value
+    columns get no locators here: see :func:`_value_examples`.
     """
-    slots = (sample_size + 1) // 2
+    slots = (sample_size + 1) // 2 if key_failures else 0
     keys_sql = ", ".join(f"coalesce(ek{i}, ak{i})" for i in range(s.n_keys))
     per_row = ["(_en = 1 AND _an = 1) AS _p"]  # a pair: one row per side, compare values
     if slots:
@@ -679,7 +686,7 @@ def _aggregate(
             f"(_p AND NOT {_match_sql(e, a, et, at, c_rtol, c_atol)}) AS _b{j}",
             f"(_p AND ({e} IS NULL) != ({a} IS NULL)) AS _n{j}",
         ]
-        aggs += [f"count_if(_b{j}) AS m{j}", f"count_if(_n{j}) AS n{j}", *locate(f"_b{j}", f"s{j}")]
+        aggs += [f"count_if(_b{j}) AS m{j}", f"count_if(_n{j}) AS n{j}"]
         summed += [f"m{j}", f"n{j}"]
         if kind == "numeric":
             ed, ad = f"CAST({e} AS DOUBLE)", f"CAST({a} AS DOUBLE)"
@@ -712,6 +719,54 @@ def _aggregate(
 def _nan_last(value: float) -> float:
     """Order for max(): Spark ranks NaN above +inf; the per-slot maxima keep that."""
     return math.inf if math.isnan(value) else value
+
+
+def _value_examples(
+    plan: _Plan,
+    s: _Sides,
+    windowed: bool,
+    failing: list[int],
+    sample_size: int,
+) -> dict[str, list[tuple[Any, Any]]]:
+    """Examples of the failing value columns: the keyed join again, but filtered to the
+    pairs that fail before anything is aggregated.
+
+    Kept out of the counting pass on purpose: per-column example locators in that pass
+    are rarely taken branches in its one huge codegen loop, and HotSpot deoptimizes on
+    them (measured 4x the join floor at 10M rows, 1.35x without them). Here every row
+    that reaches the aggregate is a failing row, so ``min_by(row, key hash, k)`` picks a
+    deterministic sample per column cheaply, values included (no further scan).
+    """
+    if not failing or not sample_size:
+        return {}
+    rows_sql = ", ".join(f"'ek{i}', ek{i}, 'ak{i}', ak{i}" for i in range(s.n_keys))
+    keys_sql = ", ".join(f"coalesce(ek{i}, ak{i})" for i in range(s.n_keys))
+    per_row = ["(_en = 1 AND _an = 1) AS _p"]
+    per_row.append(f"xxhash64({_HASH_SEED}, {keys_sql}) AS _h")
+    flags, aggs = [], []
+    for j in failing:
+        _en, _an, et, at, c_rtol, c_atol = plan.columns[j]
+        flags.append(f"(_p AND NOT {_match_sql(f'e{j}', f'a{j}', et, at, c_rtol, c_atol)})")
+        aggs.append(
+            f"min_by(named_struct({rows_sql}, 'e', e{j}, 'a', a{j}), "
+            f"CASE WHEN {flags[-1]} THEN _h END, {int(sample_size)}) AS x{j}"
+        )
+    found = (
+        _joined(s, windowed)
+        .selectExpr("*", *per_row)
+        .where(" OR ".join(flags))
+        .selectExpr(*aggs)
+        .collect()[0]
+    )
+    out: dict[str, list[tuple[Any, Any]]] = {}
+    for j in failing:
+        pairs = []
+        for r in found[f"x{j}"] or []:
+            e_row = {f"ek{i}": r[f"ek{i}"] for i in range(s.n_keys)} | {f"e{j}": r["e"]}
+            a_row = {f"ak{i}": r[f"ak{i}"] for i in range(s.n_keys)} | {f"a{j}": r["a"]}
+            pairs.append((e_row, a_row))
+        out[f"s{j}"] = pairs
+    return out
 
 
 def _fetch_located(
@@ -853,7 +908,10 @@ def compare(
         return {name: _plain(found[f"{side}k{i}"]) for i, name in enumerate(key_names)}
 
     hashes = {**values.hashes, **(keyed.hashes if keyed is not None else {})}
-    examples = _Examples(hashes, plan, expected, actual, sample_size)
+    failing = [j for j, kind in enumerate(kinds) if kind != "incomparable" and values.row[f"m{j}"]]
+    examples = _Examples(
+        hashes, plan, expected, actual, sample_size, failing, windowed=values is keyed
+    )
 
     def key_sample(name: str) -> list[dict[str, Any]]:
         return [
