@@ -3,14 +3,13 @@
 Usually one query does the work: each side is renamed to internal column names (so names
 with spaces, dots or backticks never reach SQL) and keyed by null-safe join columns; a
 keyed full outer join feeds a single fixed-width aggregation (whole-stage codegen) that
-yields every count, every per-column statistic and key hashes that locate a bounded,
-deterministic sample of mismatches. Each input's row count is observed on the way in
-(``DataFrame.observe``, no extra job); matched pairs plus one-sided rows adding up to
+yields every count and every per-column statistic. Each input's row count is observed on
+the way in (``DataFrame.observe``, no extra job); matched pairs plus one-sided rows adding up to
 those counts proves every row met exactly one partner. Only when they do not is a
 key-only pass run (missing, extra and duplicated keys per distinct key), or, if a key
 present on both sides is duplicated, the comparison again with per-key windows that
-share the join's shuffle. Examples are fetched on first use by a hash-filtered scan of
-each input. Nothing but aggregated rows and example rows reaches the driver.
+share the join's shuffle. A bounded, deterministic sample of failures is found on first
+use (see ``_Examples``). Nothing but aggregated rows and example rows reaches the driver.
 
 Match rule for numeric columns (pytest.approx's, golden as the reference)::
 
