@@ -511,6 +511,7 @@ class _Sides:
     join_e: list[str]
     join_a: list[str]
     n_keys: int
+    values: bool  # whether the value columns are there (a key-only pass leaves them out)
 
 
 def _sides(plan: _Plan, expected: DataFrame, actual: DataFrame, values: bool) -> _Sides:
@@ -531,8 +532,30 @@ def _sides(plan: _Plan, expected: DataFrame, actual: DataFrame, values: bool) ->
             e_cols.append(f"`{_q(en)}` AS e{j}")
             a_cols.append(f"`{_q(an)}` AS a{j}")
     return _Sides(
-        expected.selectExpr(*e_cols), actual.selectExpr(*a_cols), join_e, join_a, len(plan.keys)
+        expected.selectExpr(*e_cols),
+        actual.selectExpr(*a_cols),
+        join_e,
+        join_a,
+        len(plan.keys),
+        values,
     )
+
+
+def _key_hash_sql(n_keys: int, side: str | None = None) -> str:
+    """The key hash that locates examples, on the joined rows (``side=None``) or on one
+    side's own rows: the same value either way, which is what lets a fetch find them."""
+    keys = (f"{side}k{i}" if side else f"coalesce(ek{i}, ak{i})" for i in range(n_keys))
+    return f"xxhash64({_HASH_SEED}, {', '.join(keys)})"
+
+
+_PAIR_SQL = "(_en = 1 AND _an = 1)"  # one row on each side: the pair's values are compared
+
+
+def _fails_sql(j: int, column: tuple) -> str:
+    """Per joined row (with ``_p`` projected from ``_PAIR_SQL``): the pair's values of
+    compared column ``j`` fail the match rule."""
+    _en, _an, et, at, c_rtol, c_atol = column
+    return f"(_p AND NOT {_match_sql(f'e{j}', f'a{j}', et, at, c_rtol, c_atol)})"
 
 
 # Each kind of key failure, counted on one joined row per distinct key (row numbers are 1
@@ -607,7 +630,7 @@ class _Examples:
         if self._located is None:
             try:
                 sides = _sides(self._plan, *self._frames, values=True)
-                located = _fetch_located(self._hashes, sides, self._plan, self._sample_size)
+                located = _fetch_located(self._hashes, sides, self._sample_size)
                 located.update(
                     _value_examples(
                         self._plan, sides, self._windowed, self._failing, self._sample_size
@@ -628,13 +651,12 @@ def _aggregate(
     s: _Sides,
     *,
     windowed: bool,
-    key_failures: bool,
-    values: bool,
     sample_size: int,
     kinds: list[str],
 ) -> _Pass:
     """Aggregate every count and statistic in one query (one fixed-width, whole-stage-
-    codegen HashAggregate), plus, in a key pass, locators for examples of key failures.
+    codegen HashAggregate). A ``windowed`` pass also counts the key failures per distinct
+    key and locates examples of them; its sides may hold the keys only.
 
     Key failures are located, not carried: rows are spread over ``ceil(sample_size / 2)``
     slots by a key hash, and per slot the aggregate keeps the smallest and largest hash of
@@ -642,22 +664,19 @@ def _aggregate(
     locators give ``sample_size`` distinct examples whenever that many keys fail). Value
     columns get no locators here: see :func:`_value_examples`.
     """
-    slots = (sample_size + 1) // 2 if key_failures else 0
-    keys_sql = ", ".join(f"coalesce(ek{i}, ak{i})" for i in range(s.n_keys))
-    per_row = ["(_en = 1 AND _an = 1) AS _p"]  # a pair: one row per side, compare values
+    slots = (sample_size + 1) // 2 if windowed else 0
+    per_row = [f"{_PAIR_SQL} AS _p"]
     if slots:
-        per_row.append(f"xxhash64({_HASH_SEED}, {keys_sql}) AS _h")
+        key_hash = _key_hash_sql(s.n_keys)
+        per_row.append(f"{key_hash} AS _h")
         if slots > 1:
-            per_row.append(
-                f"CAST(pmod(xxhash64({_HASH_SEED}, {keys_sql}), {slots}) AS INT) AS _slot"
-            )
+            per_row.append(f"CAST(pmod({key_hash}, {slots}) AS INT) AS _slot")
     aggs: list[str] = [
         f"sum(CASE WHEN {_FIRST} THEN coalesce(_en, 0) END) AS rows_e",
         f"sum(CASE WHEN {_FIRST} THEN coalesce(_an, 0) END) AS rows_a",
         "count_if(_p) AS matched",
     ]
     summed = ["rows_e", "rows_a", "matched"]
-    maxed: list[str] = []
     locators: dict[str, list[str]] = {}
 
     def locate(condition: str, name: str) -> list[str]:
@@ -670,19 +689,19 @@ def _aggregate(
                 out.append(f"{fn}(CASE WHEN {in_slot} THEN _h END) AS {alias}")
         return out
 
-    if key_failures:
+    if windowed:
         for name, condition in _KEY_FAILURES.items():
             aggs += [f"count_if({condition}) AS {name}", *locate(condition, f"s_{name}")]
             summed.append(name)
     # Per-row work happens once, in a projection below the aggregate (codegen + common
     # subexpression elimination); the aggregate only reads ready-made columns.
-    for j, (_en, _an, et, at, c_rtol, c_atol) in enumerate(plan.columns if values else []):
+    for j, column in enumerate(plan.columns if s.values else []):
         kind = kinds[j]
         if kind == "incomparable":
             continue
         e, a = f"e{j}", f"a{j}"
         per_row += [
-            f"(_p AND NOT {_match_sql(e, a, et, at, c_rtol, c_atol)}) AS _b{j}",
+            f"{_fails_sql(j, column)} AS _b{j}",
             f"(_p AND ({e} IS NULL) != ({a} IS NULL)) AS _n{j}",
         ]
         aggs += [f"count_if(_b{j}) AS m{j}", f"count_if(_n{j}) AS n{j}"]
@@ -697,27 +716,16 @@ def _aggregate(
                 f"WHEN {diff} = 0 THEN 0.0D ELSE {_INF} END) END AS _r{j}",
             ]
             aggs += [f"max(_d{j}) AS x{j}", f"max(_r{j}) AS r{j}"]
-            maxed += [f"x{j}", f"r{j}"]
 
     flagged = _joined(s, windowed).selectExpr("*", *per_row)
-    rows = [flagged.selectExpr(*aggs).collect()[0].asDict()]
-
-    row: dict[str, Any] = {}
-    for name in summed:
-        row[name] = sum(int(r[name] or 0) for r in rows)
-    for name in maxed:
-        found = [r[name] for r in rows if r[name] is not None]
-        row[name] = max(found, key=_nan_last) if found else None
+    row = flagged.selectExpr(*aggs).collect()[0].asDict()
+    for name in summed:  # sums over no rows are null
+        row[name] = int(row[name] or 0)
     hashes = {
-        name: [r[alias] for r in rows for alias in aliases if r[alias] is not None]
+        name: [row[alias] for alias in aliases if row[alias] is not None]
         for name, aliases in locators.items()
     }
     return _Pass(row, hashes)
-
-
-def _nan_last(value: float) -> float:
-    """Order for max(): Spark ranks NaN above +inf; the per-slot maxima keep that."""
-    return math.inf if math.isnan(value) else value
 
 
 def _value_examples(
@@ -739,21 +747,16 @@ def _value_examples(
     if not failing or not sample_size:
         return {}
     rows_sql = ", ".join(f"'ek{i}', ek{i}, 'ak{i}', ak{i}" for i in range(s.n_keys))
-    keys_sql = ", ".join(f"coalesce(ek{i}, ak{i})" for i in range(s.n_keys))
-    per_row = ["(_en = 1 AND _an = 1) AS _p"]
-    per_row.append(f"xxhash64({_HASH_SEED}, {keys_sql}) AS _h")
-    flags, aggs = [], []
-    for j in failing:
-        _en, _an, et, at, c_rtol, c_atol = plan.columns[j]
-        flags.append(f"(_p AND NOT {_match_sql(f'e{j}', f'a{j}', et, at, c_rtol, c_atol)})")
-        aggs.append(
-            f"min_by(named_struct({rows_sql}, 'e', e{j}, 'a', a{j}), "
-            f"CASE WHEN {flags[-1]} THEN _h END, {int(sample_size)}) AS x{j}"
-        )
+    flags = {j: _fails_sql(j, plan.columns[j]) for j in failing}
+    aggs = [
+        f"min_by(named_struct({rows_sql}, 'e', e{j}, 'a', a{j}), "
+        f"CASE WHEN {flag} THEN _h END, {int(sample_size)}) AS x{j}"
+        for j, flag in flags.items()
+    ]
     found = (
         _joined(s, windowed)
-        .selectExpr("*", *per_row)
-        .where(" OR ".join(flags))
+        .selectExpr("*", f"{_PAIR_SQL} AS _p", f"{_key_hash_sql(s.n_keys)} AS _h")
+        .where(" OR ".join(flags.values()))
         .selectExpr(*aggs)
         .collect()[0]
     )
@@ -769,21 +772,18 @@ def _value_examples(
 
 
 def _fetch_located(
-    hashes: dict[str, list[int]], s: _Sides, plan: _Plan, sample_size: int
+    hashes: dict[str, list[int]], s: _Sides, sample_size: int
 ) -> dict[str, list[tuple[Any, Any]]]:
-    """Fetch the rows whose key hash was located, from each input, reading only the key
-    columns and the columns that have examples; pair them up per failure name."""
+    """Fetch the rows whose key hash the key pass located (examples of key failures) from
+    each input, reading only the key columns; pair them up per failure name."""
     wanted = sorted({h for found in hashes.values() for h in found})
     if not wanted:
         return {}
-    cols = [f"{{side}}k{i}" for i in range(s.n_keys)]
-    cols += [f"{{side}}{j}" for j in range(len(plan.columns)) if hashes.get(f"s{j}")]
-    keys_sql = ", ".join(f"{{side}}k{i}" for i in range(s.n_keys))
     by_side: dict[str, dict[int, Any]] = {}
     for side, base in (("e", s.e), ("a", s.a)):
-        h = f"xxhash64({_HASH_SEED}, {keys_sql.format(side=side)})"
+        keys = [f"{side}k{i}" for i in range(s.n_keys)]
         found = (
-            base.selectExpr(*[c.format(side=side) for c in cols], f"{h} AS _h")
+            base.selectExpr(*keys, f"{_key_hash_sql(s.n_keys, side)} AS _h")
             .where(F.col("_h").isin(wanted))
             .limit(10_000)
             .collect()
@@ -823,7 +823,7 @@ def compare(
     then is a key-only pass run (missing, extra and duplicate keys, counted per distinct
     key), or, when a key present on both sides is duplicated, the whole comparison again
     with per-key windows so duplicated keys stay out of the value comparison. Examples of
-    failures are fetched afterwards by a filtered scan of each input. Column names match
+    failures are found on first use (``_Examples``). Column names match
     case-insensitively by default because Hive lower-cases every column name.
     """
     started = time.perf_counter()
@@ -850,15 +850,12 @@ def compare(
     conf.set(_MAX_FIELDS, str(max(1000, 8 * len(plan.columns) + 50)))
     try:
         observed = _Observed(expected, actual)
-        values = _aggregate(
-            plan,
-            _sides(plan, observed.expected, observed.actual, values=True),
-            windowed=False,
-            key_failures=False,
-            values=True,
-            sample_size=sample_size,
-            kinds=kinds,
-        )
+
+        def run(e: DataFrame, a: DataFrame, *, windowed: bool, with_values: bool) -> _Pass:
+            sides = _sides(plan, e, a, values=with_values)
+            return _aggregate(plan, sides, windowed=windowed, sample_size=sample_size, kinds=kinds)
+
+        values = run(observed.expected, observed.actual, windowed=False, with_values=True)
         rows_e, rows_a = observed.counts()
         # Joined rows: ``matched`` had both sides, ``rows_e - matched`` only the expected one.
         # Every input row met exactly one partner iff those add up to the observed counts.
@@ -868,27 +865,11 @@ def compare(
             # A key present on both sides is duplicated (or the counts could not be
             # observed): compare again with per-key windows, which keep duplicated keys out
             # of the value comparison and count them.
-            values = keyed = _aggregate(
-                plan,
-                _sides(plan, expected, actual, values=True),
-                windowed=True,
-                key_failures=True,
-                values=True,
-                sample_size=sample_size,
-                kinds=kinds,
-            )
+            values = keyed = run(expected, actual, windowed=True, with_values=True)
         elif only_e or only_a:
             # Keys on one side only: the values of the one-to-one pairs stand; count the
             # missing and extra keys (and duplicates among them) per distinct key.
-            keyed = _aggregate(
-                plan,
-                _sides(plan, expected, actual, values=False),
-                windowed=True,
-                key_failures=True,
-                values=False,
-                sample_size=sample_size,
-                kinds=kinds,
-            )
+            keyed = run(expected, actual, windowed=True, with_values=False)
         else:
             keyed = None  # every row met exactly one partner: no key failures at all
     except CompareError:
@@ -906,7 +887,7 @@ def compare(
     def key_of(found: Any, side: str) -> dict[str, Any]:
         return {name: _plain(found[f"{side}k{i}"]) for i, name in enumerate(key_names)}
 
-    hashes = {**values.hashes, **(keyed.hashes if keyed is not None else {})}
+    hashes = keyed.hashes if keyed is not None else {}  # only key passes locate by hash
     failing = [j for j, kind in enumerate(kinds) if kind != "incomparable" and values.row[f"m{j}"]]
     examples = _Examples(
         hashes, plan, expected, actual, sample_size, failing, windowed=values is keyed

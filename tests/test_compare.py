@@ -249,7 +249,7 @@ def test_one_to_one_fast_path_agrees_with_the_windowed_reference(spark, monkeypa
     real = engine._aggregate
 
     def spy(plan, sides, **kw):
-        passes.append(kw)
+        passes.append({**kw, "values": sides.values})
         return real(plan, sides, **kw)
 
     monkeypatch.setattr(engine, "_aggregate", spy)
