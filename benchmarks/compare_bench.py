@@ -14,6 +14,10 @@ Contestants, each timed ``--repeat`` times round-robin (median reported):
 * ``scan floor``   xxhash64 over every column of both inputs, aggregated (a full read)
 * ``join floor``   full outer join of both inputs on the key, all columns, ``noop`` write
 * ``engine``       ``harness.compare.compare(golden, candidate, keys=[KEY], rtol, atol)``
+* ``engine+report``  the same + ``result.report()`` (which fetches the failure examples)
+* ``engine, fresh code``  ``engine`` with an rtol nudged by 1e-7 relative each run, so that
+  every run compiles new code, as each model's first comparison in a nightly run does; the
+  other rows reuse the previous run's JIT-compiled classes (Spark caches generated code)
 * ``datacompy``    ``datacompy.spark.SparkSQLCompare(...)`` + ``.matches()``, session as is
 * ``datacompy dates-as-str``  the same with the DATE column cast to string on both sides
   (datacompy 1.1.0 TRY_CASTs every column to DOUBLE; Spark 4 rejects that for DATE)
@@ -555,10 +559,18 @@ def run_join_floor(golden: Any, candidate: Any) -> tuple:
     return "-", None, ""
 
 
-def run_engine(golden: Any, candidate: Any, report: bool = False) -> tuple:
+_FRESH_RUNS = iter(range(1, 1_000_000))
+
+
+def run_engine(golden: Any, candidate: Any, report: bool = False, fresh: bool = False) -> tuple:
     from harness.compare import compare
 
-    result = compare(golden, candidate, keys=[KEY], rtol=RTOL, atol=ATOL)
+    # ``fresh``: a slightly different rtol each run (1e-7 relative steps, far from every
+    # perturbation in the data, so the truth holds) makes Spark generate and compile new
+    # code, as a new model's comparison would, instead of reusing the JIT-compiled classes
+    # of the previous identical run. Shows the warm-JVM, cold-code cost.
+    rtol = RTOL * (1 + next(_FRESH_RUNS) * 1e-7) if fresh else RTOL
+    result = compare(golden, candidate, keys=[KEY], rtol=rtol, atol=ATOL)
     if report:  # the examples are fetched on first use: this times them too
         text = result.report()
         if result.passed != text.startswith("parity PASSED"):
@@ -996,6 +1008,7 @@ def _run(spark: Any, args: argparse.Namespace, load_start: tuple, version: str, 
         ("join floor", "floor"),
         ("engine", "engine"),
         ("engine+report", "engine"),
+        ("engine, fresh code", "engine"),
         *[(name, "peer") for name in args.peer_list],
     ]
     runs: dict[str, list[dict]] = {name: [] for name, _ in contestants}
@@ -1025,6 +1038,7 @@ def _run(spark: Any, args: argparse.Namespace, load_start: tuple, version: str, 
                     "scan floor": run_scan_floor,
                     "join floor": run_join_floor,
                     "engine+report": functools.partial(run_engine, report=True),
+                    "engine, fresh code": functools.partial(run_engine, fresh=True),
                 }.get(name, run_engine)
                 r = run_in_process(spark, sampler, fn, golden, candidate)
                 if kind == "engine" and isinstance(r["note"], dict):

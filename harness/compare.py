@@ -417,6 +417,7 @@ def _kind(e: T.DataType, a: T.DataType) -> str:
 
 
 _INF = "CAST('Infinity' AS DOUBLE)"
+_MAX_DOUBLE = "1.7976931348623157E308D"
 
 
 def _match_sql(
@@ -462,15 +463,34 @@ def _match_sql(
         )
     if not (is_numeric(et) and is_numeric(at)) or exact:
         return same
-    ed, ad = f"CAST({e} AS DOUBLE)", f"CAST({a} AS DOUBLE)"
+    ed, ad = _double_sql(e, et), _double_sql(a, at)
     return (
         f"({same} OR coalesce({_finite_sql(ed)} AND {_finite_sql(ad)} AND "
-        f"abs({ad} - {ed}) <= greatest({rtol!r} * abs({ed}), {atol!r}), false))"
+        f"abs({ad} - {ed}) <= {_allowed_sql(ed, rtol, atol)}, false))"
     )
 
 
+def _double_sql(x: str, dtype: T.DataType) -> str:
+    """``x`` as a double; no cast node for what already is one (less for Spark to analyse)."""
+    return x if isinstance(dtype, T.DoubleType) else f"CAST({x} AS DOUBLE)"
+
+
 def _finite_sql(x: str) -> str:
-    return f"(NOT isnan({x}) AND abs({x}) != {_INF})"
+    # Spark orders NaN above every number, so one comparison rules out NaN and +-inf.
+    return f"(abs({x}) <= {_MAX_DOUBLE})"
+
+
+def _literal_sql(value: float) -> str:
+    return _INF if math.isinf(value) else f"{value!r}D"
+
+
+def _allowed_sql(ed: str, rtol: float, atol: float) -> str:
+    """The allowed difference, max(rtol * |expected|, atol), without the terms that are 0."""
+    if atol == 0:
+        return f"{_literal_sql(rtol)} * abs({ed})"
+    if rtol == 0:
+        return _literal_sql(atol)
+    return f"greatest({_literal_sql(rtol)} * abs({ed}), {_literal_sql(atol)})"
 
 
 def _key_default(dtype: T.DataType) -> str:
@@ -551,10 +571,22 @@ def _key_hash_sql(n_keys: int, side: str | None = None) -> str:
 _PAIR_SQL = "(_en = 1 AND _an = 1)"  # one row on each side: the pair's values are compared
 
 
+def _diff_sql(j: int, column: tuple) -> str:
+    """Per joined row (``_p`` projected): |actual - expected| of numeric column ``j`` as
+    doubles, null unless the row is a pair of finite values. Projected once as ``_d{j}``;
+    the match rule and both max-diff statistics read it."""
+    _en, _an, et, at, *_tol = column
+    ed, ad = _double_sql(f"e{j}", et), _double_sql(f"a{j}", at)
+    return f"CASE WHEN _p AND {_finite_sql(ed)} AND {_finite_sql(ad)} THEN abs({ad} - {ed}) END"
+
+
 def _fails_sql(j: int, column: tuple) -> str:
-    """Per joined row (with ``_p`` projected from ``_PAIR_SQL``): the pair's values of
-    compared column ``j`` fail the match rule."""
+    """Per joined row (``_p`` projected, and ``_d{j}`` for a numeric column): the pair's
+    values of compared column ``j`` fail the match rule."""
     _en, _an, et, at, c_rtol, c_atol = column
+    if _kind(et, at) == "numeric" and (c_rtol or c_atol):
+        allowed = _allowed_sql(_double_sql(f"e{j}", et), c_rtol, c_atol)
+        return f"(_p AND NOT (e{j} <=> a{j}) AND NOT coalesce(_d{j} <= {allowed}, false))"
     return f"(_p AND NOT {_match_sql(f'e{j}', f'a{j}', et, at, c_rtol, c_atol)})"
 
 
@@ -665,12 +697,12 @@ def _aggregate(
     columns get no locators here: see :func:`_value_examples`.
     """
     slots = (sample_size + 1) // 2 if windowed else 0
-    per_row = [f"{_PAIR_SQL} AS _p"]
+    located = [f"{_PAIR_SQL} AS _p"]
     if slots:
         key_hash = _key_hash_sql(s.n_keys)
-        per_row.append(f"{key_hash} AS _h")
+        located.append(f"{key_hash} AS _h")
         if slots > 1:
-            per_row.append(f"CAST(pmod({key_hash}, {slots}) AS INT) AS _slot")
+            located.append(f"CAST(pmod({key_hash}, {slots}) AS INT) AS _slot")
     aggs: list[str] = [
         f"sum(CASE WHEN {_FIRST} THEN coalesce(_en, 0) END) AS rows_e",
         f"sum(CASE WHEN {_FIRST} THEN coalesce(_an, 0) END) AS rows_a",
@@ -693,8 +725,11 @@ def _aggregate(
         for name, condition in _KEY_FAILURES.items():
             aggs += [f"count_if({condition}) AS {name}", *locate(condition, f"s_{name}")]
             summed.append(name)
-    # Per-row work happens once, in a projection below the aggregate (codegen + common
-    # subexpression elimination); the aggregate only reads ready-made columns.
+    # Per-row work happens once, in projections below the aggregate (codegen + common
+    # subexpression elimination); the aggregate only reads ready-made columns. The numeric
+    # differences get a projection of their own because three expressions read each.
+    diffs: list[str] = []
+    per_row: list[str] = []
     for j, column in enumerate(plan.columns if s.values else []):
         kind = kinds[j]
         if kind == "incomparable":
@@ -707,17 +742,18 @@ def _aggregate(
         aggs += [f"count_if(_b{j}) AS m{j}", f"count_if(_n{j}) AS n{j}"]
         summed += [f"m{j}", f"n{j}"]
         if kind == "numeric":
-            ed, ad = f"CAST({e} AS DOUBLE)", f"CAST({a} AS DOUBLE)"
-            ok = f"(_p AND {_finite_sql(ed)} AND {_finite_sql(ad)})"
-            diff = f"abs({ad} - {ed})"
-            per_row += [
-                f"CASE WHEN {ok} THEN {diff} END AS _d{j}",
-                f"CASE WHEN {ok} THEN (CASE WHEN {ed} != 0 THEN {diff} / abs({ed}) "
-                f"WHEN {diff} = 0 THEN 0.0D ELSE {_INF} END) END AS _r{j}",
-            ]
+            ed = _double_sql(e, column[2])
+            diffs.append(f"{_diff_sql(j, column)} AS _d{j}")
+            per_row.append(
+                f"CASE WHEN {ed} != 0 THEN _d{j} / abs({ed}) WHEN _d{j} = 0 THEN 0.0D "
+                f"WHEN _d{j} IS NOT NULL THEN {_INF} END AS _r{j}"
+            )
             aggs += [f"max(_d{j}) AS x{j}", f"max(_r{j}) AS r{j}"]
 
-    flagged = _joined(s, windowed).selectExpr("*", *per_row)
+    flagged = _joined(s, windowed).selectExpr("*", *located)
+    for stage in (diffs, per_row):
+        if stage:
+            flagged = flagged.selectExpr("*", *stage)
     row = flagged.selectExpr(*aggs).collect()[0].asDict()
     for name in summed:  # sums over no rows are null
         row[name] = int(row[name] or 0)
@@ -753,9 +789,16 @@ def _value_examples(
         f"CASE WHEN {flag} THEN _h END, {int(sample_size)}) AS x{j}"
         for j, flag in flags.items()
     ]
+    diffs = [
+        f"{_diff_sql(j, plan.columns[j])} AS _d{j}"
+        for j in failing
+        if _kind(*plan.columns[j][2:4]) == "numeric"
+    ]
+    located = _joined(s, windowed).selectExpr(
+        "*", f"{_PAIR_SQL} AS _p", f"{_key_hash_sql(s.n_keys)} AS _h"
+    )
     found = (
-        _joined(s, windowed)
-        .selectExpr("*", f"{_PAIR_SQL} AS _p", f"{_key_hash_sql(s.n_keys)} AS _h")
+        (located.selectExpr("*", *diffs) if diffs else located)
         .where(" OR ".join(flags.values()))
         .selectExpr(*aggs)
         .collect()[0]

@@ -68,6 +68,36 @@ def test_null_nan_infinity_and_signed_zero(spark, e_val, a_val, ok):
     assert compare(e, a, keys=["id"], rtol=10.0, atol=1e300).passed is ok
 
 
+@pytest.mark.parametrize("rtol, atol", [(INF, 0.0), (0.0, INF), (1.0, INF)])
+def test_infinite_tolerance_still_rejects_nan_infinity_and_null(spark, rtol, atol):
+    e, a = frames(spark, "id int, v double",
+                  [(1, 1.0), (2, NAN), (3, INF), (4, None), (5, 7.0)],
+                  [(1, 1e300), (2, 1.0), (3, -INF), (4, 1.0), (5, 7.0)])
+    assert compare(e, a, keys=["id"], rtol=rtol, atol=atol).mismatch_counts == {"v": 3}
+
+
+@pytest.mark.parametrize("dtype", ["float", "decimal(20,6)", "bigint", "int"])
+def test_other_numeric_types_follow_the_same_rule_and_stats(spark, dtype):
+    cast = {"float": float, "decimal(20,6)": Decimal}.get(dtype, int)
+    values = {1: (1000, 1000), 2: (500, 501), 3: (0, 2), 4: (8, 8)}
+    e, a = frames(spark, f"id int, v {dtype}",
+                  [(k, cast(x)) for k, (x, _y) in values.items()] + [(5, None)],
+                  [(k, cast(y)) for k, (_x, y) in values.items()] + [(5, None)])
+    result = compare(e, a, keys=["id"], rtol=1e-3)
+    stats = result.columns["v"]
+    assert stats.mismatches == 2  # 1 > 0.5 and 2 > 0: ids 2 and 3
+    assert (stats.max_abs_diff, stats.max_rel_diff) == (2.0, INF)  # expected 0 -> inf rel
+    assert compare(e, a, keys=["id"], rtol=1e-3, atol=2.0).passed
+
+
+def test_float_nan_and_rounding_within_tolerance(spark):
+    e, a = frames(spark, "id int, v float", [(1, 1.5), (2, NAN), (3, NAN)],
+                  [(1, 1.5000001), (2, NAN), (3, 1.5)])
+    result = compare(e, a, keys=["id"], rtol=1e-6)
+    assert result.mismatch_counts == {"v": 1}
+    assert result.columns["v"].max_rel_diff < 1e-6
+
+
 def test_zero_tolerance_is_exact_in_the_columns_own_type(spark):
     big = 2**60
     e, a = frames(spark, "id int, n bigint, d decimal(38,18)",
