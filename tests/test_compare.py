@@ -287,9 +287,50 @@ def test_one_to_one_fast_path_agrees_with_the_windowed_reference(spark, monkeypa
     kinds = ["full" if p["values"] else "keys" for p in passes[1:]]
     assert not passes[0]["windowed"] and kinds == expected_passes
 
-    monkeypatch.setattr(engine._Observed, "counts", lambda self: (None, None))
+    monkeypatch.setattr(engine._RowCounts, "counts", lambda self, ran: (None, None))
     reference = compare(e, a, keys=["id"]).to_dict()
     fast.pop("elapsed_s"), reference.pop("elapsed_s")
     assert fast == reference
     assert fast["rows"] == {"expected": len(e_rows), "actual": len(a_rows),
                             "matched": reference["rows"]["matched"]}
+
+
+@pytest.mark.parametrize("from_plan", [True, False], ids=["shuffle-metrics", "observe"])
+def test_input_row_counts_come_from_the_comparison_query_itself(spark, from_plan):
+    """Both ways of learning the input row counts (the join's shuffle metrics in-process,
+    DataFrame.observe through Connect clients) count every row, whatever the input plan:
+    a union, a filter, and the same frame on both sides (Spark reuses its shuffle)."""
+    import harness.compare as engine
+
+    base = spark.range(0, 300).selectExpr("id", "CAST(id AS DOUBLE) AS v")
+    cases = {
+        "union with a duplicate": (base.union(base.limit(7)), base.where("id % 3 != 0")),
+        "same frame both sides": (base, base),
+    }
+    for name, (e, a) in cases.items():
+        plan = engine._plan(e, a, ["id"], 1e-9, 0.0, {}, [], "widening", False)
+        kinds = [engine._kind(et, at) for _e, _a, et, at, *_t in plan.columns]
+        counter = engine._RowCounts(e, a, from_plan=from_plan)
+        sides = engine._sides(plan, counter.expected, counter.actual, values=True)
+        ran = engine._aggregate(plan, sides, windowed=False, sample_size=5, kinds=kinds)
+        assert counter.counts(ran.frame) == (e.count(), a.count()), name
+
+
+def test_duplicates_are_caught_on_either_counting_route(spark, monkeypatch):
+    import harness.compare as engine
+
+    e, a = frames(spark, "id int, v double", [(1, 1.0), (2, 2.0)], [(1, 1.0), (1, 1.0), (2, 2.0)])
+    results = []
+    for from_plan in (True, False):
+        real = engine._RowCounts.__init__
+        monkeypatch.setattr(
+            engine._RowCounts, "__init__",
+            lambda self, x, y, from_plan=from_plan, real=real: real(self, x, y, from_plan),
+        )
+        result = compare(e, a, keys=["id"])
+        assert len(result.duplicate_keys_actual) == 1 and not result.passed
+        assert (result.rows_expected, result.rows_actual, result.rows_matched) == (2, 3, 1)
+        results.append(result.to_dict())
+    for r in results:
+        r.pop("elapsed_s")
+    assert results[0] == results[1]

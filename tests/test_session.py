@@ -301,6 +301,28 @@ class TestConnectServer:
         )
         assert [(r.k, r.id) for r in out] == [(0, 20), (1, 25)]
 
+    def test_compare_over_connect_proves_keys_by_observing(self, client, monkeypatch) -> None:
+        """Through a Connect client the engine cannot read the executed plan; it observes
+        the input row counts instead, and still takes the one-pass route only when the
+        keys line up one-to-one."""
+        import harness.compare as engine
+
+        windowed = []
+        real = engine._aggregate
+
+        def spy(plan, sides, **kw):
+            windowed.append(kw["windowed"])
+            return real(plan, sides, **kw)
+
+        monkeypatch.setattr(engine, "_aggregate", spy)
+        e = client.range(0, 50).selectExpr("id", "CAST(id AS DOUBLE) AS v")
+        clean = engine.compare(e, e.selectExpr("id", "v * (1 + 1e-12) AS v"), keys=["id"], rtol=1e-9)
+        assert clean.passed and windowed == [False]
+        duplicated = engine.compare(e, e.union(e.where("id = 7")), keys=["id"])
+        assert windowed == [False, False, True]  # counts disagree: the windowed reference
+        assert len(duplicated.duplicate_keys_actual) == 1
+        assert (duplicated.rows_expected, duplicated.rows_actual) == (50, 51)
+
     def test_databricks_connect_client(self, server: ConnectServer) -> None:
         if not DATABRICKS_PYTHON.exists():
             pytest.skip("no .venv-databricks; create it with: bash scripts/setup-databricks-env.sh")
