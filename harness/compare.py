@@ -125,18 +125,25 @@ class ColumnStats:
     rtol: float
     atol: float
     mismatches: int = 0
-    null_mismatches: int = 0
     max_abs_diff: float | None = None
     max_rel_diff: float | None = None
     _sample: Callable[[], list[dict[str, Any]]] | None = field(
         default=None, repr=False, compare=False
     )
+    _null_mismatches: Callable[[], int] | None = field(default=None, repr=False, compare=False)
 
     @property
     def sample(self) -> list[dict[str, Any]]:
         """Up to ``sample_size`` mismatching rows (key, both values, differences), fetched
         from the inputs on first use: one filtered scan serves every column and key set."""
         return self._sample() if self._sample is not None and self.mismatches else []
+
+    @property
+    def null_mismatches(self) -> int:
+        """How many of the mismatches are NULL on one side only. A diagnosis, not part of
+        the verdict: counted with the examples, on first use (0 without mismatches)."""
+        count = self._null_mismatches
+        return count() if count is not None and self.mismatches else 0
 
 
 @dataclass
@@ -640,8 +647,9 @@ class _Examples:
     """Examples of every failure, found on first use.
 
     Verdict, counts and statistics never wait for examples. The first report (or
-    ``.sample``) pays for them: failing value columns by one filtered pass over the keyed
-    join (:func:`_value_examples`); missing, extra and duplicate keys, already located by
+    ``.sample``, or ``.null_mismatches``) pays for them: failing value columns by one
+    filtered pass over the keyed join (:func:`_value_examples`), which also counts their
+    NULL-vs-value mismatches; missing, extra and duplicate keys, already located by
     hash in the key pass, by one filtered scan of each input."""
 
     def __init__(
@@ -658,17 +666,25 @@ class _Examples:
         self._frames = (expected, actual)
         self._failing, self._windowed = failing, windowed
         self._located: dict[str, list[tuple[Any, Any]]] | None = None
+        self._null_counts: dict[int, int] = {}
 
     def get(self, name: str) -> list[tuple[Any, Any]]:
+        self._fetch()
+        return self._located.get(name, [])
+
+    def null_mismatches(self, j: int) -> int:
+        self._fetch()
+        return self._null_counts.get(j, 0)
+
+    def _fetch(self) -> None:
         if self._located is None:
             try:
                 sides = _sides(self._plan, *self._frames, values=True)
                 located = _fetch_located(self._hashes, sides, self._sample_size)
-                located.update(
-                    _value_examples(
-                        self._plan, sides, self._windowed, self._failing, self._sample_size
-                    )
+                examples, self._null_counts = _value_examples(
+                    self._plan, sides, self._windowed, self._failing, self._sample_size
                 )
+                located.update(examples)
                 self._located = located
             except Exception as exc:
                 raise CompareError(
@@ -676,7 +692,6 @@ class _Examples:
                     "(examples are read from the inputs on first use; keep their Spark "
                     "session open until the report is made)"
                 ) from None
-        return self._located.get(name, [])
 
 
 def _aggregate(
@@ -735,15 +750,11 @@ def _aggregate(
         kind = kinds[j]
         if kind == "incomparable":
             continue
-        e, a = f"e{j}", f"a{j}"
-        per_row += [
-            f"{_fails_sql(j, column)} AS _b{j}",
-            f"(_p AND ({e} IS NULL) != ({a} IS NULL)) AS _n{j}",
-        ]
-        aggs += [f"count_if(_b{j}) AS m{j}", f"count_if(_n{j}) AS n{j}"]
-        summed += [f"m{j}", f"n{j}"]
+        per_row.append(f"{_fails_sql(j, column)} AS _b{j}")
+        aggs.append(f"count_if(_b{j}) AS m{j}")
+        summed.append(f"m{j}")
         if kind == "numeric":
-            ed = _double_sql(e, column[2])
+            ed = _double_sql(f"e{j}", column[2])
             diffs.append(f"{_diff_sql(j, column)} AS _d{j}")
             per_row.append(
                 f"CASE WHEN {ed} != 0 THEN _d{j} / abs({ed}) WHEN _d{j} = 0 THEN 0.0D "
@@ -772,25 +783,29 @@ def _value_examples(
     windowed: bool,
     failing: list[int],
     sample_size: int,
-) -> dict[str, list[tuple[Any, Any]]]:
-    """Examples of the failing value columns: the keyed join again, but filtered to the
-    pairs that fail before anything is aggregated.
+) -> tuple[dict[str, list[tuple[Any, Any]]], dict[int, int]]:
+    """Examples of the failing value columns, and how many of each column's mismatches
+    are NULL on one side only: the keyed join again, filtered to the failing pairs before
+    anything is aggregated.
 
     Kept out of the counting pass on purpose: per-column example locators in that pass
     are rarely taken branches in its one huge codegen loop, and HotSpot deoptimizes on
-    them (measured 4x the join floor at 10M rows, 1.35x without them). Here every row
-    that reaches the aggregate is a failing row, so ``min_by(row, key hash, k)`` picks a
-    deterministic sample per column cheaply, values included (no further scan).
+    them (measured 4x the join floor at 10M rows, 1.35x without them); the null counts
+    are a diagnosis, not the verdict, and cost that pass ~10% with new code. Here every
+    row that reaches the aggregate is a failing row, so ``min_by(row, key hash, k)`` picks
+    a deterministic sample per column cheaply, values included (no further scan).
     """
-    if not failing or not sample_size:
-        return {}
+    if not failing:
+        return {}, {}
     rows_sql = ", ".join(f"'ek{i}', ek{i}, 'ak{i}', ak{i}" for i in range(s.n_keys))
     flags = {j: _fails_sql(j, plan.columns[j]) for j in failing}
-    aggs = [
-        f"min_by(named_struct({rows_sql}, 'e', e{j}, 'a', a{j}), "
-        f"CASE WHEN {flag} THEN _h END, {int(sample_size)}) AS x{j}"
-        for j, flag in flags.items()
-    ]
+    aggs = [f"count_if(_p AND (e{j} IS NULL) != (a{j} IS NULL)) AS n{j}" for j in failing]
+    if sample_size:
+        aggs += [
+            f"min_by(named_struct({rows_sql}, 'e', e{j}, 'a', a{j}), "
+            f"CASE WHEN {flag} THEN _h END, {int(sample_size)}) AS x{j}"
+            for j, flag in flags.items()
+        ]
     diffs = [
         f"{_diff_sql(j, plan.columns[j])} AS _d{j}"
         for j in failing
@@ -808,12 +823,12 @@ def _value_examples(
     out: dict[str, list[tuple[Any, Any]]] = {}
     for j in failing:
         pairs = []
-        for r in found[f"x{j}"] or []:
+        for r in (found[f"x{j}"] if sample_size else None) or []:
             e_row = {f"ek{i}": r[f"ek{i}"] for i in range(s.n_keys)} | {f"e{j}": r["e"]}
             a_row = {f"ak{i}": r[f"ak{i}"] for i in range(s.n_keys)} | {f"a{j}": r["a"]}
             pairs.append((e_row, a_row))
         out[f"s{j}"] = pairs
-    return out
+    return out, {j: int(found[f"n{j}"]) for j in failing}
 
 
 def _fetch_located(
@@ -972,7 +987,7 @@ def compare(
         )
         if kind != "incomparable":
             stats.mismatches = int(values.row[f"m{j}"])
-            stats.null_mismatches = int(values.row[f"n{j}"])
+            stats._null_mismatches = functools.partial(examples.null_mismatches, j)
             if kind == "numeric":
                 stats.max_abs_diff, stats.max_rel_diff = values.row[f"x{j}"], values.row[f"r{j}"]
             stats._sample = functools.partial(column_sample, j, kind)

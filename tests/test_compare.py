@@ -334,3 +334,19 @@ def test_duplicates_are_caught_on_either_counting_route(spark, monkeypatch):
     for r in results:
         r.pop("elapsed_s")
     assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("sample_size", [0, 5])
+def test_null_mismatches_are_counted_on_first_use_on_every_route(spark, sample_size):
+    """NULL-vs-value counts are a diagnosis fetched with the examples: exact whether the
+    keys line up one-to-one or a duplicated key sends compare down the windowed route."""
+    e_rows = [(1, 1.0, "a"), (2, None, "b"), (3, 3.0, None), (4, 4.0, "d"), (5, None, None)]
+    a_rows = [(1, None, "a"), (2, 2.0, "b"), (3, 3.5, "c"), (4, 4.0, "d"), (5, None, None)]
+    for extra in ([], [(4, 4.0, "d")]):  # the second duplicates key 4: windowed route
+        e, a = frames(spark, "id int, v double, s string", e_rows, a_rows + extra)
+        result = compare(e, a, keys=["id"], sample_size=sample_size)
+        v, s = result.columns["v"], result.columns["s"]
+        assert (v.mismatches, v.null_mismatches) == (3, 2)
+        assert (s.mismatches, s.null_mismatches) == (1, 1)
+        assert len(v.sample) == min(sample_size, 3)
+        assert result.to_dict()["columns"]["v"]["null_mismatches"] == 2

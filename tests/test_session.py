@@ -316,7 +316,8 @@ class TestConnectServer:
 
         monkeypatch.setattr(engine, "_aggregate", spy)
         e = client.range(0, 50).selectExpr("id", "CAST(id AS DOUBLE) AS v")
-        clean = engine.compare(e, e.selectExpr("id", "v * (1 + 1e-12) AS v"), keys=["id"], rtol=1e-9)
+        nudged = e.selectExpr("id", "v * (1 + 1e-12) AS v")
+        clean = engine.compare(e, nudged, keys=["id"], rtol=1e-9)
         assert clean.passed and windowed == [False]
         duplicated = engine.compare(e, e.union(e.where("id = 7")), keys=["id"])
         assert windowed == [False, False, True]  # counts disagree: the windowed reference
