@@ -293,6 +293,10 @@ def _spark_conf(
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.shuffle.partitions": str(shuffle_partitions),
         "spark.sql.adaptive.enabled": "true",
+        # Spark caches generated classes by source (100 by default); a cache hit also reuses
+        # what the JIT compiled for them. A nightly run compares many outputs, and an output
+        # compared on sample and on full data generates the same code: keep more of it.
+        "spark.sql.codegen.cache.maxEntries": "500",
         "spark.sql.warehouse.dir": str(workdir / "warehouse"),
         "spark.hadoop.javax.jdo.option.ConnectionURL": (
             f"jdbc:derby:;databaseName={workdir / 'metastore_db'};create=true"
