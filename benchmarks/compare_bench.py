@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import gc
 import json
 import logging
 import math
@@ -528,6 +529,9 @@ class HeapSampler:
 
 
 def jvm_used_after_gc_mb(spark: Any) -> float | None:
+    # Python first: a result's closures form reference cycles that pin its JVM objects
+    # (and through them Spark's shuffle files, which at 10M rows fill a RAM work folder).
+    gc.collect()
     try:
         system = spark._jvm.java.lang.System
         system.gc()
