@@ -350,3 +350,17 @@ def test_null_mismatches_are_counted_on_first_use_on_every_route(spark, sample_s
         assert (s.mismatches, s.null_mismatches) == (1, 1)
         assert len(v.sample) == min(sample_size, 3)
         assert result.to_dict()["columns"]["v"]["null_mismatches"] == 2
+
+
+def test_row_counts_are_never_read_above_a_filter(spark):
+    """An input already hash-partitioned by the key gets no shuffle of its own: the
+    nearest exchange may sit below a filter and count rows the comparison never sees.
+    Those counts must not prove anything (here they would hide a duplicated key)."""
+    base = spark.range(0, 100).selectExpr("id", "CAST(id AS DOUBLE) AS v")
+    # A nondeterministic filter stays above the exchange (it drops id 3 only).
+    keep = "id + CAST(monotonically_increasing_id() >= 0 AS INT) != 4"
+    expected = base.repartition(8, "id").where(keep)  # 99 rows; its exchange wrote 100
+    actual = base.where("id != 3").union(base.where("id = 5"))  # 100 rows, key 5 twice
+    result = compare(expected, actual, keys=["id"])
+    assert len(result.duplicate_keys_actual) == 1 and not result.passed
+    assert (result.rows_expected, result.rows_actual, result.rows_matched) == (99, 100, 98)
