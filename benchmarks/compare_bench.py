@@ -40,6 +40,7 @@ import argparse
 import contextlib
 import functools
 import gc
+import itertools
 import json
 import logging
 import math
@@ -563,7 +564,7 @@ def run_join_floor(golden: Any, candidate: Any) -> tuple:
     return "-", None, ""
 
 
-_FRESH_RUNS = iter(range(1, 1_000_000))
+_FRESH_RUNS = itertools.count(1)
 
 
 def run_engine(golden: Any, candidate: Any, report: bool = False, fresh: bool = False) -> tuple:
