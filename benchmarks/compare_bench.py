@@ -3,7 +3,17 @@
     .venv/bin/python benchmarks/compare_bench.py --rows 1000000 --repeat 3 \
         [--peers all|fast|none] [--peer-timeout 900] [--out benchmarks/results/NAME.json]
 
-One local Spark session (``harness.session.get_spark("local")``) does all the Spark work.
+One Spark session does all the Spark work; ``--session`` says whose:
+
+* ``harness`` (default): ``harness.session.get_spark("local")``, the harness's own JVM
+  options and settings;
+* ``stock``: a session as a user builds it in a notebook, ``SparkSession.builder
+  .master("local[2]")`` with stock JVM options and default ``spark.sql.*`` settings (only
+  the driver memory and scratch folder are set, the same as the harness's, so that only
+  JVM options and settings differ);
+* ``connect``: a Spark Connect server this script starts with stock JVM options (local[2],
+  127.0.0.1, stopped at exit), the benchmark being its client; peers and heap readings
+  need the server's JVM, so they are left out.
 The data is a deterministic golden/candidate Parquet pair generated Spark-side under
 ``<work_root>/bench/<rows>/`` (``.harness/bench/<rows>/`` by default) and reused when its
 marker file is there. The true mismatch counts come from the generation rule, evaluated
@@ -488,7 +498,10 @@ class HeapSampler:
     """One background thread polling the driver JVM's used heap (no GC) during a call."""
 
     def __init__(self, spark: Any, interval: float = 0.25) -> None:
-        self._runtime = spark._jvm.java.lang.Runtime.getRuntime()
+        try:  # a Spark Connect client has no JVM to read: peaks are then None
+            self._runtime = spark._jvm.java.lang.Runtime.getRuntime()
+        except Exception:
+            self._runtime = None
         self._interval = interval
         self._lock = threading.Lock()
         self._active = False
@@ -499,6 +512,8 @@ class HeapSampler:
 
     def _used(self) -> int:
         rt = self._runtime
+        if rt is None:
+            raise RuntimeError("no JVM")
         return int(rt.totalMemory() - rt.freeMemory())
 
     def _run(self) -> None:
@@ -517,10 +532,12 @@ class HeapSampler:
         with self._lock:
             self._active, self._peak = True, 0
 
-    def end(self) -> float:
+    def end(self) -> float | None:
         with self._lock:
             self._active = False
             peak = self._peak
+        if self._runtime is None:
+            return None
         with contextlib.suppress(Exception):
             peak = max(peak, self._used())
         return round(peak / 2**20, 1)
@@ -941,6 +958,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=8.0,
         help="kill a peer whose Python process grows past this RSS (default 8)",
     )
+    p.add_argument(
+        "--session",
+        choices=SESSIONS,
+        default="harness",
+        help="whose Spark session: the harness's own, a stock one, or a stock Connect server",
+    )
     p.add_argument("--out", type=Path, default=None, help="write the JSON results here")
     p.add_argument("--_child", default=None, help=argparse.SUPPRESS)
     p.add_argument("--_group", default=None, help=argparse.SUPPRESS)
@@ -961,6 +984,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--peer-repeat must be >= 1")
     if args.peer_timeout <= 0 or args.peer_max_rss_gb <= 0:
         p.error("--peer-timeout and --peer-max-rss-gb must be > 0")
+    if args.session == "connect" and args.peers != "none":
+        p.error("--session connect takes --peers none (peers attach to the benchmark's own JVM)")
     if args.peers in PEER_SETS:
         args.peer_list = PEER_SETS[args.peers]
     else:
@@ -981,13 +1006,98 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("py4j").setLevel(logging.WARNING)
     load_start = os.getloadavg()
 
-    from harness.session import get_spark, spark_version, stop_spark, work_root
+    from harness.session import spark_version, work_root
 
-    spark = get_spark("local")
-    try:
+    with open_session(args.session, work_root()) as spark:
         return _run(spark, args, load_start, spark_version(spark), work_root())
-    finally:
+
+
+SESSIONS = ("harness", "stock", "connect")
+
+
+@contextlib.contextmanager
+def open_session(kind: str, wroot: Path) -> Any:
+    """The benchmark's session of ``kind`` (see the module docstring), stopped afterwards."""
+    from harness.session import get_spark, stop_spark
+
+    memory = os.environ.get("HARNESS_DRIVER_MEMORY", "4g")
+    scratch = wroot / "bench" / "tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
+    if kind == "harness":
+        spark = get_spark("local")
+        try:
+            yield spark
+        finally:
+            stop_spark()
+        return
+    if kind == "stock":
+        from pyspark.sql import SparkSession
+
+        spark = (
+            SparkSession.builder.master("local[2]")
+            .config("spark.driver.memory", memory)
+            .config("spark.local.dir", str(scratch))
+            .config("spark.ui.enabled", "false")
+            .getOrCreate()
+        )
+        spark.sparkContext.setLogLevel("ERROR")
+        try:
+            yield spark
+        finally:
+            spark.stop()
+        return
+    server = _start_stock_connect_server(memory, scratch, wroot / "bench" / "connect-server.log")
+    try:
+        yield get_spark("connect", remote=server[1])
         stop_spark()
+    finally:
+        _kill_child(server[0])
+
+
+def _start_stock_connect_server(memory: str, scratch: Path, log_path: Path) -> tuple:
+    """A Spark Connect server on 127.0.0.1 with stock JVM options: (process, sc:// URL)."""
+    import socket
+
+    import pyspark
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    home = Path(pyspark.__file__).parent
+    cmd = [
+        str(home / "bin" / "spark-submit"),
+        "--class",
+        "org.apache.spark.sql.connect.service.SparkConnectServer",
+        "--master",
+        "local[2]",
+        "--driver-memory",
+        memory,
+        "--conf",
+        "spark.connect.grpc.binding.address=127.0.0.1",
+        "--conf",
+        f"spark.connect.grpc.binding.port={port}",
+        "--conf",
+        f"spark.local.dir={scratch}",
+        "--conf",
+        "spark.ui.enabled=false",
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPARK_REMOTE", "PYSPARK_"))}
+    env.update(SPARK_HOME=str(home), SPARK_CONNECT_MODE="0", SPARK_LOCAL_IP="127.0.0.1")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen(
+            cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the Connect server exited ({proc.returncode}); see {log_path}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return proc, f"sc://127.0.0.1:{port}"
+        time.sleep(0.5)
+    _kill_child(proc)
+    raise SystemExit(f"the Connect server did not listen within 180 s; see {log_path}")
 
 
 def _run(spark: Any, args: argparse.Namespace, load_start: tuple, version: str, wroot: Path) -> int:
@@ -1084,14 +1194,16 @@ def _run(spark: Any, args: argparse.Namespace, load_start: tuple, version: str, 
         "spark_version": version,
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "driver_memory": spark.sparkContext.getConf().get("spark.driver.memory", "?"),
-        "master": spark.sparkContext.master,
+        "session": args.session,
+        "driver_memory": spark.conf.get("spark.driver.memory", "?"),
+        "master": spark.conf.get("spark.master", "?"),
         "shuffle_partitions": spark.conf.get("spark.sql.shuffle.partitions"),
         "ansi_enabled": spark.conf.get("spark.sql.ansi.enabled"),
     }
     print()
     print(
-        f"compare_bench: rows={args.rows:,} x {len(COLUMNS)} columns + key, "
+        f"compare_bench: session={args.session}, rows={args.rows:,} x {len(COLUMNS)} columns"
+        " + key, "
         f"repeat={args.repeat} (peers {args.peer_repeat}), peers={args.peers}, "
         f"rtol={RTOL:g} atol={ATOL:g}"
     )

@@ -271,23 +271,23 @@ def test_one_to_one_fast_path_agrees_with_the_windowed_reference(spark, monkeypa
     """compare() first joins without per-key windows and proves the keys line up one-to-one
     from the observed input row counts; when they do not it falls back. Both routes must
     give the identical result, and the fast route must really be the one taken."""
-    import harness.compare as engine
+    from harness.compare import engine
 
     e_rows, a_rows, expected_passes = _PATH_SCENARIOS[scenario]
     e, a = frames(spark, "id int, v double", e_rows, a_rows)
     passes = []
-    real = engine._aggregate
+    real = engine.count_pass
 
-    def spy(plan, sides, **kw):
-        passes.append({**kw, "values": sides.values})
-        return real(plan, sides, **kw)
+    def spy(plan, e, a, **kw):
+        passes.append(kw)
+        return real(plan, e, a, **kw)
 
-    monkeypatch.setattr(engine, "_aggregate", spy)
+    monkeypatch.setattr(engine, "count_pass", spy)
     fast = compare(e, a, keys=["id"]).to_dict()
-    kinds = ["full" if p["values"] else "keys" for p in passes[1:]]
+    kinds = ["full" if p["columns"] else "keys" for p in passes[1:]]
     assert not passes[0]["windowed"] and kinds == expected_passes
 
-    monkeypatch.setattr(engine._RowCounts, "counts", lambda self, ran: (None, None))
+    monkeypatch.setattr(engine.RowCounts, "counts", lambda self, ran: (None, None))
     reference = compare(e, a, keys=["id"]).to_dict()
     fast.pop("elapsed_s"), reference.pop("elapsed_s")
     assert fast == reference
@@ -300,7 +300,9 @@ def test_input_row_counts_come_from_the_comparison_query_itself(spark, from_plan
     """Both ways of learning the input row counts (the join's shuffle metrics in-process,
     DataFrame.observe through Connect clients) count every row, whatever the input plan:
     a union, a filter, and the same frame on both sides (Spark reuses its shuffle)."""
-    import harness.compare as engine
+    from harness.compare import engine
+    from harness.compare.plan import make_plan
+    from harness.compare.rowcounts import RowCounts
 
     base = spark.range(0, 300).selectExpr("id", "CAST(id AS DOUBLE) AS v")
     cases = {
@@ -308,23 +310,24 @@ def test_input_row_counts_come_from_the_comparison_query_itself(spark, from_plan
         "same frame both sides": (base, base),
     }
     for name, (e, a) in cases.items():
-        plan = engine._plan(e, a, ["id"], 1e-9, 0.0, {}, [], "widening", False)
-        kinds = [engine._kind(et, at) for _e, _a, et, at, *_t in plan.columns]
-        counter = engine._RowCounts(e, a, from_plan=from_plan)
-        sides = engine._sides(plan, counter.expected, counter.actual, values=True)
-        ran = engine._aggregate(plan, sides, windowed=False, sample_size=5, kinds=kinds)
+        plan = make_plan(e.schema, a.schema, ["id"], 1e-9, 0.0, {}, [], "widening", False)
+        counter = RowCounts(e, a, from_plan=from_plan)
+        ran = engine.count_pass(
+            plan, counter.expected, counter.actual, windowed=False, sample_size=5,
+            columns=plan.compared,
+        )
         assert counter.counts(ran.frame) == (e.count(), a.count()), name
 
 
 def test_duplicates_are_caught_on_either_counting_route(spark, monkeypatch):
-    import harness.compare as engine
+    from harness.compare import engine
 
     e, a = frames(spark, "id int, v double", [(1, 1.0), (2, 2.0)], [(1, 1.0), (1, 1.0), (2, 2.0)])
     results = []
     for from_plan in (True, False):
-        real = engine._RowCounts.__init__
+        real = engine.RowCounts.__init__
         monkeypatch.setattr(
-            engine._RowCounts, "__init__",
+            engine.RowCounts, "__init__",
             lambda self, x, y, from_plan=from_plan, real=real: real(self, x, y, from_plan),
         )
         result = compare(e, a, keys=["id"])

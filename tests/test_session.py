@@ -305,16 +305,16 @@ class TestConnectServer:
         """Through a Connect client the engine cannot read the executed plan; it observes
         the input row counts instead, and still takes the one-pass route only when the
         keys line up one-to-one."""
-        import harness.compare as engine
+        from harness.compare import engine
 
         windowed = []
-        real = engine._aggregate
+        real = engine.count_pass
 
-        def spy(plan, sides, **kw):
+        def spy(plan, e, a, **kw):
             windowed.append(kw["windowed"])
-            return real(plan, sides, **kw)
+            return real(plan, e, a, **kw)
 
-        monkeypatch.setattr(engine, "_aggregate", spy)
+        monkeypatch.setattr(engine, "count_pass", spy)
         e = client.range(0, 50).selectExpr("id", "CAST(id AS DOUBLE) AS v")
         nudged = e.selectExpr("id", "v * (1 + 1e-12) AS v")
         clean = engine.compare(e, nudged, keys=["id"], rtol=1e-9)
