@@ -262,7 +262,7 @@ def write_golden(spark: SparkSession, store: GoldenStore, run: ModelRun, output:
         local_files=server_sees_local_files(spark),
         provenance={"source": source, "reason": reason, "profile": run.profile,
                     "fingerprint": run.fingerprint,
-                    "engine": engine or fp.engine_versions(spark),
+                    "engine": engine or fp.engine_versions(spark, r=run.spec.uses_r),
                     **({"note": "emulated legacy platform: Spark with Hive semantics (ANSI off, "
                                 "Hive UDFs), not the real HDInsight cluster"}
                        if source == "legacy-emulation" else {})})

@@ -23,11 +23,14 @@ from harness import api
 from harness.errors import HarnessError
 
 
+def _backend(args: argparse.Namespace) -> str:
+    return getattr(args, "backend", None) or os.environ.get("HARNESS_BACKEND") or "local"
+
+
 def _spark(args: argparse.Namespace):
     from harness.session import get_spark
 
-    return get_spark(getattr(args, "backend", None) or os.environ.get("HARNESS_BACKEND")
-                     or "local", remote=getattr(args, "remote", None))
+    return get_spark(_backend(args), remote=getattr(args, "remote", None))
 
 
 def cmd_list(args: argparse.Namespace, project: api.Project) -> int:
@@ -63,26 +66,55 @@ def cmd_describe(args: argparse.Namespace, project: api.Project) -> int:
 
 
 def cmd_run(args: argparse.Namespace, project: api.Project) -> int:
-    spark = _spark(args)
-    spec = project.model(args.model)
+    from harness.fingerprint import engine_versions
+    from harness.report.records import FAILED, ModelRecord
+    from harness.report.text import format_changes
     from harness.runners import Profile
 
+    spark = _spark(args)
+    spec = project.model(args.model)
     prof = Profile(args.profile, spec)
-    failed = 0
+    record = ModelRecord.start(spec.name, args.dataset, spec.outputs)
+    started = time.time()
+    errors: list[HarnessError] = []
     with prof.active(spark):
-        run = api.run_model(spark, project, spec, args.dataset, profile=prof, scale=args.scale)
-        print(f"{spec.name} on {args.dataset} ({args.profile} profile): ran in "
-              f"{run.run_seconds:.1f}s; rows in: {run.rows_in}; rows out: {run.rows_out}")
-        for line in (c.line() for c in run.checks if not c.ok):
-            print(f"  data quality: {line}")
-        for output in spec.outputs:
-            check = api.check_output(spark, project.store(), run, output, rtol=args.rtol)
-            failed += not check.passed
-            print(f"\n[{output}] compared in {check.compare_seconds:.1f}s")
-            print(check.comparison.report())
-            for change in check.fingerprint_changes:
-                print(f"  changed since golden: {change}")
-    return 1 if failed else 0
+        try:
+            run = api.run_model(spark, project, spec, args.dataset, profile=prof,
+                                scale=args.scale)
+        except HarnessError as exc:
+            record.record_error(str(exc))
+            errors.append(exc)
+        else:
+            record.record_run(run, engine_versions(spark, r=spec.uses_r))
+            print(f"{spec.name} on {args.dataset} ({args.profile} profile): ran in "
+                  f"{run.run_seconds:.1f}s; rows in: {run.rows_in}; rows out: {run.rows_out}")
+            for line in record.data_quality:
+                print(f"  data quality: {line}")
+            for output in spec.outputs:
+                try:
+                    check = api.check_output(spark, project.store(), run, output,
+                                             rtol=args.rtol)
+                except HarnessError as exc:
+                    record.record_error(str(exc), output)
+                    errors.append(exc)
+                    print(f"\n[{output}] error: {exc}")
+                    continue
+                record.record_check(check)
+                print(f"\n[{output}] compared in {check.compare_seconds:.1f}s")
+                print(check.comparison.report())
+    if record.fingerprint_changes:
+        print(format_changes(record.fingerprint_changes))
+    if args.report_dir:
+        from harness.report.summary import build_summary, write_summary
+
+        summary = build_summary([record], backend=_backend(args), datasets=[args.dataset],
+                                engine=engine_versions(spark), started=started,
+                                finished=time.time())
+        paths = write_summary(Path(args.report_dir), summary)
+        print(f"reports: {paths['html']}, {paths['json']}")
+    if errors:
+        raise errors[0]
+    return 1 if any(o.status == FAILED for o in record.outputs) else 0
 
 
 def cmd_capture(args: argparse.Namespace, project: api.Project) -> int:
@@ -210,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="spark", choices=("spark", "legacy"))
     p.add_argument("--scale", type=float, default=1.0)
     p.add_argument("--rtol", type=float, default=None)
+    p.add_argument("--report-dir", default=None, help="write summary.json and report.html here")
     backend_opts(p)
     p = sub.add_parser("capture", help="capture goldens on the emulated legacy platform")
     p.add_argument("models", nargs="*")
