@@ -73,7 +73,7 @@ def engine_versions(spark: Any = None, *, r: bool = False) -> dict[str, str]:
 def changes(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
     """Readable differences between a golden's recorded fingerprint and the current one."""
     if not old or "parts" not in old:
-        return ["the golden records no fingerprint (imported or legacy golden)"]
+        return ["the golden records no fingerprint (an imported golden)"]
     before, after = old["parts"], new["parts"]
     out = []
     for part in sorted(set(before) | set(after)):
