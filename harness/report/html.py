@@ -190,8 +190,16 @@ def _rows_of(summary: RunSummary) -> list[dict[str, Any]]:
         if placeholder:
             outputs = [OutputRecord("", model.status, error=model.error)]
         for j, out in enumerate(outputs):
-            rows.append({"model": model, "output": out, "status": out.status,
-                         "span": len(outputs), "first": j == 0, "placeholder": placeholder})
+            rows.append(
+                {
+                    "model": model,
+                    "output": out,
+                    "status": out.status,
+                    "span": len(outputs),
+                    "first": j == 0,
+                    "placeholder": placeholder,
+                }
+            )
     for i, row in enumerate(rows):
         name = f"{row['model'].model or 'model'}-{row['model'].dataset}-{row['output'].output}"
         row["anchor"] = _slug(name, i) if row["status"] in _DETAIL_STATUSES else None
@@ -240,19 +248,30 @@ def _header(summary: RunSummary, rows: list[dict[str, Any]]) -> str:
     duration = _duration(run.started, run.finished)
     if duration:
         meta.append(("Duration", _e(duration)))
-    meta += [("Backend", _e(run.backend or "—")),
-             ("Dataset", _e(", ".join(run.datasets) or "—"))]
+    meta += [("Backend", _e(run.backend or "—")), ("Dataset", _e(", ".join(run.datasets) or "—"))]
     if run.engine:
-        meta.append(("Engines", " ".join(f"<code>{_e(k)} {_e(v)}</code>"
-                                         for k, v in run.engine.items())))
-    meta.append(("Outputs", '<span class="counts">'
-                 f'<span>{len(rows)} total</span>'
-                 + "".join(f"<span>{_badge(s)} {counts[s]}</span>"
-                           for s in (*_STATUSES, NOT_CHECKED) if s != NOT_CHECKED or counts[s])
-                 + (f"<span>other {other}</span>" if other else "") + "</span>"))
+        meta.append(
+            ("Engines", " ".join(f"<code>{_e(k)} {_e(v)}</code>" for k, v in run.engine.items()))
+        )
+    meta.append(
+        (
+            "Outputs",
+            '<span class="counts">'
+            f"<span>{len(rows)} total</span>"
+            + "".join(
+                f"<span>{_badge(s)} {counts[s]}</span>"
+                for s in (*_STATUSES, NOT_CHECKED)
+                if s != NOT_CHECKED or counts[s]
+            )
+            + (f"<span>other {other}</span>" if other else "")
+            + "</span>",
+        )
+    )
     dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in meta)
-    return (f'<h1 id="top">Parity report <span class="verdict {css}">{word}</span></h1>\n'
-            f'<dl class="meta">{dl}</dl>\n')
+    return (
+        f'<h1 id="top">Parity report <span class="verdict {css}">{word}</span></h1>\n'
+        f'<dl class="meta">{dl}</dl>\n'
+    )
 
 
 def _duration(started: Any, finished: Any) -> str | None:
@@ -267,10 +286,12 @@ def _duration(started: Any, finished: Any) -> str | None:
 
 
 def _summary_table(rows: list[dict[str, Any]]) -> str:
-    head = ("<thead><tr><th>Model</th><th>Dataset</th><th>Output</th><th>Status</th>"
-            "<th class=num>Rows</th><th class=num>Failing columns</th>"
-            "<th class=num>Max rel diff</th><th class=num>Run s</th><th class=num>Compare s</th>"
-            "</tr></thead>")
+    head = (
+        "<thead><tr><th>Model</th><th>Dataset</th><th>Output</th><th>Status</th>"
+        "<th class=num>Rows</th><th class=num>Failing columns</th>"
+        "<th class=num>Max rel diff</th><th class=num>Run s</th><th class=num>Compare s</th>"
+        "</tr></thead>"
+    )
     body: list[str] = []
     for row in rows:
         model, out = row["model"], row["output"]
@@ -278,32 +299,42 @@ def _summary_table(rows: list[dict[str, Any]]) -> str:
         cells = []
         span = f' rowspan="{row["span"]}"' if row["span"] > 1 else ""
         if row["first"]:
-            cells.append(f"<td{span}><b>{_e(model.model or '—')}</b></td>"
-                         f"<td{span}>{_e(model.dataset or '—')}</td>")
+            cells.append(
+                f"<td{span}><b>{_e(model.model or '—')}</b></td>"
+                f"<td{span}>{_e(model.dataset or '—')}</td>"
+            )
         name = _e(out.output or ("(no outputs)" if row["placeholder"] else "—"))
         if row["anchor"]:
             name = f'<a href="#{_e(row["anchor"])}">{name}</a>'
         cells.append(f"<td>{name}</td><td>{_badge(row['status'])}</td>")
         failing = len(out.failing_columns) if comparison else None
-        cells.append(f"<td class=num>{_fmt_int(out.rows)}</td>"
-                     f"<td class=num>{'—' if failing is None else failing}</td>"
-                     f"<td class=num>{_fmt_g(_max_rel(comparison))}</td>")
+        cells.append(
+            f"<td class=num>{_fmt_int(out.rows)}</td>"
+            f"<td class=num>{'—' if failing is None else failing}</td>"
+            f"<td class=num>{_fmt_g(_max_rel(comparison))}</td>"
+        )
         if row["first"]:
             cells.append(f"<td class=num{span}>{_fmt_secs(model.run_seconds)}</td>")
         cells.append(f"<td class=num>{_fmt_secs(out.compare_seconds)}</td>")
         body.append(f'<tr class="row-{_e(row["status"])}">' + "".join(cells) + "</tr>")
     if not body:
         body.append('<tr><td colspan="9" class="muted">No models in this run.</td></tr>')
-    return (f'<h2>Summary</h2>\n<table id="summary">{head}<tbody>\n' + "\n".join(body)
-            + "\n</tbody></table>\n")
+    return (
+        f'<h2>Summary</h2>\n<table id="summary">{head}<tbody>\n'
+        + "\n".join(body)
+        + "\n</tbody></table>\n"
+    )
 
 
 def _sample_keys(sample: Any) -> str:
     keys = _l(sample)
     if not keys:
         return ""
-    return '<span class="keys"> e.g. ' + "".join(f"<code>{_fmt_key(k)}</code>"
-                                                  for k in keys[:10]) + "</span>"
+    return (
+        '<span class="keys"> e.g. '
+        + "".join(f"<code>{_fmt_key(k)}</code>" for k in keys[:10])
+        + "</span>"
+    )
 
 
 def _detail(row: dict[str, Any]) -> str:
@@ -316,9 +347,11 @@ def _detail(row: dict[str, Any]) -> str:
         title += f" / {_e(out.output)}"
     if model.dataset:
         title += f" <span class=muted>on {_e(model.dataset)}</span>"
-    parts = [f'<section class="detail {_e(status)}" id="{_e(row["anchor"])}">',
-             '<a class="top" href="#top">↑ summary</a>',
-             f"<h2>{title} {_badge(status)}</h2>"]
+    parts = [
+        f'<section class="detail {_e(status)}" id="{_e(row["anchor"])}">',
+        '<a class="top" href="#top">↑ summary</a>',
+        f"<h2>{title} {_badge(status)}</h2>",
+    ]
     facts = []
     if model.dataset:
         facts.append(f"dataset <code>{_e(model.dataset)}</code>")
@@ -327,12 +360,18 @@ def _detail(row: dict[str, Any]) -> str:
         facts.append("keys " + ", ".join(f"<code>{_e(k)}</code>" for k in keys))
     rows = _d(comparison.get("rows"))
     if rows:
-        facts.append("rows expected <b>{}</b> · actual <b>{}</b> · matched <b>{}</b>".format(
-            _fmt_int(rows.get("expected")), _fmt_int(rows.get("actual")),
-            _fmt_int(rows.get("matched"))))
+        facts.append(
+            "rows expected <b>{}</b> · actual <b>{}</b> · matched <b>{}</b>".format(
+                _fmt_int(rows.get("expected")),
+                _fmt_int(rows.get("actual")),
+                _fmt_int(rows.get("matched")),
+            )
+        )
     if model.rows_in:
-        facts.append("inputs " + ", ".join(f"<code>{_e(k)}</code> {_fmt_int(v)}"
-                                           for k, v in model.rows_in.items()))
+        facts.append(
+            "inputs "
+            + ", ".join(f"<code>{_e(k)}</code> {_fmt_int(v)}" for k, v in model.rows_in.items())
+        )
     if facts:
         parts.append('<p class="muted">' + " &nbsp;|&nbsp; ".join(facts) + "</p>")
 
@@ -352,8 +391,11 @@ def _detail(row: dict[str, Any]) -> str:
         parts.append("<h3>Hints</h3><ul>" + "".join(f"<li>{_e(h)}</li>" for h in hints) + "</ul>")
     parts.append(_changes(model))
     if model.data_quality:
-        parts.append("<h3>Input data-quality warnings</h3><ul>"
-                     + "".join(f"<li>{_e(w)}</li>" for w in model.data_quality) + "</ul>")
+        parts.append(
+            "<h3>Input data-quality warnings</h3><ul>"
+            + "".join(f"<li>{_e(w)}</li>" for w in model.data_quality)
+            + "</ul>"
+        )
     parts.append(_chart(comparison))
     if not comparison and not out.error and not model.error:
         parts.append('<p class="muted">No comparison and no error were recorded.</p>')
@@ -369,22 +411,37 @@ def _schema(schema: Mapping[str, Any]) -> str:
         return ""
     out = ["<h3>Schema differences</h3><ul>"]
     if missing:
-        out.append("<li>Missing in output (in golden): "
-                   + ", ".join(f"<code>{_e(c)}</code>" for c in missing) + "</li>")
+        out.append(
+            "<li>Missing in output (in golden): "
+            + ", ".join(f"<code>{_e(c)}</code>" for c in missing)
+            + "</li>"
+        )
     if extra:
-        out.append("<li>Extra in output (not in golden): "
-                   + ", ".join(f"<code>{_e(c)}</code>" for c in extra) + "</li>")
+        out.append(
+            "<li>Extra in output (not in golden): "
+            + ", ".join(f"<code>{_e(c)}</code>" for c in extra)
+            + "</li>"
+        )
     out.append("</ul>")
     if changes:
-        out.append("<table><thead><tr><th>Column</th><th>Golden type</th><th>Output type</th>"
-                   "<th>Tolerated</th></tr></thead><tbody>")
+        out.append(
+            "<table><thead><tr><th>Column</th><th>Golden type</th><th>Output type</th>"
+            "<th>Tolerated</th></tr></thead><tbody>"
+        )
         for c in changes:
             tolerated = c.get("tolerated")
-            tol = ("yes" if tolerated is True
-                   else '<b style="color:var(--fail)">no</b>' if tolerated is False else "—")
-            out.append(f"<tr><td><code>{_e(c.get('column'))}</code></td>"
-                       f"<td>{_e(c.get('expected'))}</td><td>{_e(c.get('actual'))}</td>"
-                       f"<td>{tol}</td></tr>")
+            tol = (
+                "yes"
+                if tolerated is True
+                else '<b style="color:var(--fail)">no</b>'
+                if tolerated is False
+                else "—"
+            )
+            out.append(
+                f"<tr><td><code>{_e(c.get('column'))}</code></td>"
+                f"<td>{_e(c.get('expected'))}</td><td>{_e(c.get('actual'))}</td>"
+                f"<td>{tol}</td></tr>"
+            )
         out.append("</tbody></table>")
     return "".join(out)
 
@@ -395,15 +452,21 @@ def _keys_section(comparison: Mapping[str, Any]) -> str:
     dup = _d(comparison.get("duplicate_keys"))
     items = []
     if (_num(missing.get("count")) or 0) > 0:
-        items.append(f"<li><b>{_fmt_int(missing['count'])}</b> missing keys (in golden, not in "
-                     f"output){_sample_keys(missing.get('sample'))}</li>")
+        items.append(
+            f"<li><b>{_fmt_int(missing['count'])}</b> missing keys (in golden, not in "
+            f"output){_sample_keys(missing.get('sample'))}</li>"
+        )
     if (_num(extra.get("count")) or 0) > 0:
-        items.append(f"<li><b>{_fmt_int(extra['count'])}</b> extra keys (in output, not in "
-                     f"golden){_sample_keys(extra.get('sample'))}</li>")
+        items.append(
+            f"<li><b>{_fmt_int(extra['count'])}</b> extra keys (in output, not in "
+            f"golden){_sample_keys(extra.get('sample'))}</li>"
+        )
     for side, label in (("expected", "golden"), ("actual", "output")):
         if (_num(dup.get(side)) or 0) > 0:
-            items.append(f"<li><b>{_fmt_int(dup[side])}</b> duplicate keys in {label}"
-                         f"{_sample_keys(dup.get('sample_' + side))}</li>")
+            items.append(
+                f"<li><b>{_fmt_int(dup[side])}</b> duplicate keys in {label}"
+                f"{_sample_keys(dup.get('sample_' + side))}</li>"
+            )
     return "<h3>Keys</h3><ul>" + "".join(items) + "</ul>" if items else ""
 
 
@@ -413,19 +476,23 @@ def _columns_table(comparison: Mapping[str, Any]) -> str:
         return ""
     columns = _d(comparison.get("columns"))
     counts = _d(comparison.get("mismatch_counts"))
-    out = ["<h3>Failing columns</h3><table><thead><tr><th>Column</th><th>Type</th>"
-           "<th class=num>Mismatches</th><th class=num>rtol</th><th class=num>atol</th>"
-           "<th class=num>Max abs diff</th><th class=num>Max rel diff</th></tr></thead><tbody>"]
+    out = [
+        "<h3>Failing columns</h3><table><thead><tr><th>Column</th><th>Type</th>"
+        "<th class=num>Mismatches</th><th class=num>rtol</th><th class=num>atol</th>"
+        "<th class=num>Max abs diff</th><th class=num>Max rel diff</th></tr></thead><tbody>"
+    ]
     for name in failing:
         col = _d(columns.get(name))
         mismatches = col.get("mismatches", counts.get(name))
         kind = " / ".join(_e(x) for x in (col.get("type"), col.get("kind")) if x)
-        out.append(f"<tr><td><code>{_e(name)}</code></td><td>{kind or '—'}</td>"
-                   f"<td class=num>{_fmt_int(mismatches)}</td>"
-                   f"<td class=num>{_fmt_g(col.get('rtol'))}</td>"
-                   f"<td class=num>{_fmt_g(col.get('atol'))}</td>"
-                   f"<td class=num>{_fmt_g(col.get('max_abs_diff'))}</td>"
-                   f"<td class=num>{_fmt_g(col.get('max_rel_diff'))}</td></tr>")
+        out.append(
+            f"<tr><td><code>{_e(name)}</code></td><td>{kind or '—'}</td>"
+            f"<td class=num>{_fmt_int(mismatches)}</td>"
+            f"<td class=num>{_fmt_g(col.get('rtol'))}</td>"
+            f"<td class=num>{_fmt_g(col.get('atol'))}</td>"
+            f"<td class=num>{_fmt_g(col.get('max_abs_diff'))}</td>"
+            f"<td class=num>{_fmt_g(col.get('max_rel_diff'))}</td></tr>"
+        )
     out.append("</tbody></table>")
     return "".join(out)
 
@@ -436,28 +503,36 @@ def _samples(comparison: Mapping[str, Any]) -> str:
     for name, rows in samples.items():
         for sample in _l(rows):
             s = _d(sample)
-            body.append(f"<tr><td><code>{_e(name)}</code></td>"
-                        f"<td class=mono>{_fmt_key(s.get('key'))}</td>"
-                        f"<td class=mono>{_fmt_value(s.get('expected'))}</td>"
-                        f"<td class=mono>{_fmt_value(s.get('actual'))}</td>"
-                        f"<td class=num>{_fmt_g(s.get('abs_diff'))}</td>"
-                        f"<td class=num>{_fmt_g(s.get('rel_diff'))}</td></tr>")
+            body.append(
+                f"<tr><td><code>{_e(name)}</code></td>"
+                f"<td class=mono>{_fmt_key(s.get('key'))}</td>"
+                f"<td class=mono>{_fmt_value(s.get('expected'))}</td>"
+                f"<td class=mono>{_fmt_value(s.get('actual'))}</td>"
+                f"<td class=num>{_fmt_g(s.get('abs_diff'))}</td>"
+                f"<td class=num>{_fmt_g(s.get('rel_diff'))}</td></tr>"
+            )
     if not body:
         return ""
-    return ("<h3>Example rows</h3><table><thead><tr><th>Column</th><th>Key</th>"
-            "<th>Expected (golden)</th><th>Actual (output)</th><th class=num>Abs diff</th>"
-            "<th class=num>Rel diff</th></tr></thead><tbody>" + "".join(body) + "</tbody></table>")
+    return (
+        "<h3>Example rows</h3><table><thead><tr><th>Column</th><th>Key</th>"
+        "<th>Expected (golden)</th><th>Actual (output)</th><th class=num>Abs diff</th>"
+        "<th class=num>Rel diff</th></tr></thead><tbody>" + "".join(body) + "</tbody></table>"
+    )
 
 
 def _changes(model: ModelRecord) -> str:
     if model.fingerprint_changes is None:  # no golden was read: nothing to compare with
         return ""
     if not model.fingerprint_changes:
-        return ("<h3>What changed since the golden</h3><p class=muted>Nothing: same code, spec "
-                "and fixtures as when the golden was made.</p>")
-    return ("<h3>What changed since the golden</h3><ul>"
-            + "".join(f"<li><code>{_e(c)}</code></li>" for c in model.fingerprint_changes)
-            + "</ul>")
+        return (
+            "<h3>What changed since the golden</h3><p class=muted>Nothing: same code, spec "
+            "and fixtures as when the golden was made.</p>"
+        )
+    return (
+        "<h3>What changed since the golden</h3><ul>"
+        + "".join(f"<li><code>{_e(c)}</code></li>" for c in model.fingerprint_changes)
+        + "</ul>"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -470,14 +545,23 @@ def _chart(comparison: Mapping[str, Any]) -> str:
     names = list(dict.fromkeys([*map(str, columns), *sorted(failing)]))
     if not names:
         return ""
-    items = [(n, _num(_d(columns.get(n)).get("max_rel_diff")),
-              _num(_d(columns.get(n)).get("rtol")), n in failing) for n in names]
+    items = [
+        (
+            n,
+            _num(_d(columns.get(n)).get("max_rel_diff")),
+            _num(_d(columns.get(n)).get("rtol")),
+            n in failing,
+        )
+        for n in names
+    ]
     items.sort(key=_chart_order)
     shown = items[:_MAX_CHART_COLUMNS]
-    note = (f'<p class="muted">Showing the {len(shown)} largest of {len(items)} columns.</p>'
-            if len(items) > len(shown) else "")
-    return ("<h3>Max relative difference per column (log scale)</h3>"
-            + _svg_bars(shown) + note)
+    note = (
+        f'<p class="muted">Showing the {len(shown)} largest of {len(items)} columns.</p>'
+        if len(items) > len(shown)
+        else ""
+    )
+    return "<h3>Max relative difference per column (log scale)</h3>" + _svg_bars(shown) + note
 
 
 def _chart_order(item: tuple[str, float | None, float | None, bool]) -> tuple[int, float]:
@@ -514,53 +598,71 @@ def _svg_bars(items: Iterable[tuple[str, float | None, float | None, bool]]) -> 
         frac = (math.log10(v) - lo) / (hi - lo)
         return label_w + min(max(frac, 0.0), 1.0) * bar_w
 
-    out = [f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-           'role="img" aria-label="Max relative difference per column, log scale">']
+    out = [
+        f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        'role="img" aria-label="Max relative difference per column, log scale">'
+    ]
     step = max(1, math.ceil((hi - lo) / 8))
     for exp in range(lo, hi + 1, step):
         x = label_w + (exp - lo) / (hi - lo) * bar_w
-        out.append(f'<line class="axis" x1="{x:.1f}" y1="{top - 6}" x2="{x:.1f}" '
-                   f'y2="{height - 26}"/><text class="tick" x="{x:.1f}" y="{top - 10}" '
-                   f'text-anchor="middle">1e{exp}</text>')
+        out.append(
+            f'<line class="axis" x1="{x:.1f}" y1="{top - 6}" x2="{x:.1f}" '
+            f'y2="{height - 26}"/><text class="tick" x="{x:.1f}" y="{top - 10}" '
+            f'text-anchor="middle">1e{exp}</text>'
+        )
     for i, (name, value, rtol, is_failing) in enumerate(items):
         y = top + i * row_h
         short = name if len(name) <= 30 else name[:29] + "…"
-        out.append(f'<g><title>{_e(name)}: {_e(_fmt_g(value, 6))}</title>'
-                   f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end">{_e(short)}</text>')
+        out.append(
+            f"<g><title>{_e(name)}: {_e(_fmt_g(value, 6))}</title>"
+            f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end">{_e(short)}</text>'
+        )
         color = "#cf222e" if is_failing else "#2da44e"
         text, text_color = _fmt_g(value), "#1f2328"
         if value is None:
             text, text_color = "n/a", "#57606a"
         elif math.isnan(value):
             text, text_color = "NaN", "#9a6700"
-            out.append(f'<rect x="{label_w}" y="{y + 4}" width="{bar_w}" height="14" '
-                       'fill="none" stroke="#d4a72c" stroke-dasharray="4 3"/>')
+            out.append(
+                f'<rect x="{label_w}" y="{y + 4}" width="{bar_w}" height="14" '
+                'fill="none" stroke="#d4a72c" stroke-dasharray="4 3"/>'
+            )
         elif math.isinf(value):
             text = "∞"
-            out.append(f'<rect x="{label_w}" y="{y + 4}" width="{bar_w}" height="14" '
-                       f'fill="{color}" opacity="0.85"/>'
-                       f'<text x="{label_w + bar_w - 6}" y="{y + 15}" text-anchor="end" '
-                       'style="fill:#fff;font-weight:700">→</text>')
+            out.append(
+                f'<rect x="{label_w}" y="{y + 4}" width="{bar_w}" height="14" '
+                f'fill="{color}" opacity="0.85"/>'
+                f'<text x="{label_w + bar_w - 6}" y="{y + 15}" text-anchor="end" '
+                'style="fill:#fff;font-weight:700">→</text>'
+            )
         elif value == 0:
             text, text_color = "0 (exact)", "#1a7f37"
         else:
             bar = max(2.0, x_of(abs(value)) - label_w)
-            out.append(f'<rect x="{label_w}" y="{y + 4}" width="{bar:.1f}" height="14" '
-                       f'fill="{color}" opacity="0.85"/>')
+            out.append(
+                f'<rect x="{label_w}" y="{y + 4}" width="{bar:.1f}" height="14" '
+                f'fill="{color}" opacity="0.85"/>'
+            )
         if rtol is not None and math.isfinite(rtol) and rtol > 0:
             xt = x_of(rtol)
-            out.append(f'<line x1="{xt:.1f}" y1="{y + 1}" x2="{xt:.1f}" y2="{y + 21}" '
-                       'stroke="#1f2328" stroke-width="2"/>')
-        out.append(f'<text x="{label_w + bar_w + 8}" y="{y + 15}" '
-                   f'style="fill:{text_color}">{_e(text)}</text></g>')
+            out.append(
+                f'<line x1="{xt:.1f}" y1="{y + 1}" x2="{xt:.1f}" y2="{y + 21}" '
+                'stroke="#1f2328" stroke-width="2"/>'
+            )
+        out.append(
+            f'<text x="{label_w + bar_w + 8}" y="{y + 15}" '
+            f'style="fill:{text_color}">{_e(text)}</text></g>'
+        )
     ly = height - 8
-    out.append(f'<rect x="{label_w}" y="{ly - 9}" width="10" height="10" fill="#cf222e"/>'
-               f'<text x="{label_w + 14}" y="{ly}">failing column</text>'
-               f'<rect x="{label_w + 120}" y="{ly - 9}" width="10" height="10" fill="#2da44e"/>'
-               f'<text x="{label_w + 134}" y="{ly}">within tolerance</text>'
-               f'<line x1="{label_w + 250}" y1="{ly - 10}" x2="{label_w + 250}" y2="{ly + 2}" '
-               f'stroke="#1f2328" stroke-width="2"/>'
-               f'<text x="{label_w + 256}" y="{ly}">rtol</text>')
+    out.append(
+        f'<rect x="{label_w}" y="{ly - 9}" width="10" height="10" fill="#cf222e"/>'
+        f'<text x="{label_w + 14}" y="{ly}">failing column</text>'
+        f'<rect x="{label_w + 120}" y="{ly - 9}" width="10" height="10" fill="#2da44e"/>'
+        f'<text x="{label_w + 134}" y="{ly}">within tolerance</text>'
+        f'<line x1="{label_w + 250}" y1="{ly - 10}" x2="{label_w + 250}" y2="{ly + 2}" '
+        f'stroke="#1f2328" stroke-width="2"/>'
+        f'<text x="{label_w + 256}" y="{ly}">rtol</text>'
+    )
     out.append("</svg>")
     return "".join(out)
 
@@ -578,11 +680,13 @@ def render_html(summary: RunSummary | Mapping[str, Any]) -> str:
     if details:
         body.append(f"<h2 style='margin-top:28px'>Failures ({len(details)})</h2>")
         body.extend(details)
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{_e(_title(rows, summary))}</title>\n<style>{_CSS}</style>\n</head>\n"
-            "<body>\n" + "\n".join(body) + "\n</body>\n</html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{_e(_title(rows, summary))}</title>\n<style>{_CSS}</style>\n</head>\n"
+        "<body>\n" + "\n".join(body) + "\n</body>\n</html>\n"
+    )
 
 
 def write_html(summary: RunSummary | Mapping[str, Any], path: Path) -> Path:
