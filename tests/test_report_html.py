@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 from real_run import XSS, RealRun
 
-from harness.report.html import _svg_bars, render_html, write_html
+from harness.report.chart import svg_bars
+from harness.report.html import render_html, write_html
 from harness.report.records import RunSummary, failing_columns
 
 pytestmark = pytest.mark.xdist_group("real_run")  # the real run happens once per worker
@@ -223,7 +224,7 @@ def test_summary_round_trips_through_the_records(summary: dict[str, Any]) -> Non
 
 
 def test_svg_chart_handles_special_values() -> None:
-    svg = _svg_bars(
+    svg = svg_bars(
         [
             ("inf_col", math.inf, 1e-9, True),
             ("nan_col", math.nan, 1e-9, True),
