@@ -22,7 +22,14 @@ from pyspark.sql import DataFrame, SparkSession
 
 from harness import fingerprint as fp
 from harness.compare import CompareResult, compare
-from harness.errors import HarnessError, ModelRunError, SpecError, first_line
+from harness.ddl import schema_problems
+from harness.errors import (
+    HarnessError,
+    ModelRunError,
+    OutputSchemaError,
+    SpecError,
+    first_line,
+)
 from harness.fixtures import (
     Bundle,
     CheckResult,
@@ -236,11 +243,27 @@ def tolerances(spec: ModelSpec, output: str, rtol: float | None = None
             "type_policy": out.type_policy}
 
 
+def check_declared_schema(run: ModelRun, output: str) -> None:
+    """The output has the columns and types its spec declares (``outputs.<name>.schema``),
+    if it declares any; otherwise one error naming the model, output and column."""
+    expected = run.spec.outputs[output].schema
+    if not expected:
+        return
+    actual = [(f.name, f.dataType.simpleString()) for f in run.outputs[output].schema.fields]
+    problems = schema_problems(expected, actual)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise OutputSchemaError(f"{run.spec.spec_path}: outputs.{output}.schema: model "
+                                f"{run.spec.name} output '{output}': {problems[0]}{more}")
+
+
 def check_output(spark: SparkSession, store: GoldenStore, run: ModelRun, output: str, *,
                  rtol: float | None = None, strict: bool = False) -> OutputCheck:
-    """Compare one output with its verified golden. ``strict`` drops per-column overrides."""
+    """Check one output's declared schema, then compare it with its verified golden.
+    ``strict`` drops per-column overrides."""
     from harness.diagnose import hints
 
+    check_declared_schema(run, output)
     ref = GoldenRef(run.spec.name, run.dataset, output)
     golden, manifest = store.read(spark, ref, local_files=server_sees_local_files(spark))
     started = time.perf_counter()
@@ -256,13 +279,14 @@ def check_output(spark: SparkSession, store: GoldenStore, run: ModelRun, output:
 def write_golden(spark: SparkSession, store: GoldenStore, run: ModelRun, output: str, *,
                  source: str, reason: str = "", engine: dict[str, str] | None = None
                  ) -> dict[str, Any]:
+    check_declared_schema(run, output)  # a golden of the wrong shape is never written
     return store.write(
         spark, run.outputs[output], GoldenRef(run.spec.name, run.dataset, output),
         keys=list(run.spec.outputs[output].keys),
         local_files=server_sees_local_files(spark),
         provenance={"source": source, "reason": reason, "profile": run.profile,
                     "fingerprint": run.fingerprint,
-                    "engine": engine or fp.engine_versions(spark),
+                    "engine": engine or fp.engine_versions(spark, r=run.spec.uses_r),
                     **({"note": "emulated legacy platform: Spark with Hive semantics (ANSI off, "
                                 "Hive UDFs), not the real HDInsight cluster"}
                        if source == "legacy-emulation" else {})})

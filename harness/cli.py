@@ -21,13 +21,19 @@ from pathlib import Path
 
 from harness import api
 from harness.errors import HarnessError
+from harness.golden_import import FORMATS
+from harness.runners import PROFILES
+from harness.spec import DATASETS
+
+
+def _backend(args: argparse.Namespace) -> str:
+    return getattr(args, "backend", None) or os.environ.get("HARNESS_BACKEND") or "local"
 
 
 def _spark(args: argparse.Namespace):
     from harness.session import get_spark
 
-    return get_spark(getattr(args, "backend", None) or os.environ.get("HARNESS_BACKEND")
-                     or "local", remote=getattr(args, "remote", None))
+    return get_spark(_backend(args), remote=getattr(args, "remote", None))
 
 
 def cmd_list(args: argparse.Namespace, project: api.Project) -> int:
@@ -45,6 +51,8 @@ def cmd_list(args: argparse.Namespace, project: api.Project) -> int:
 def cmd_describe(args: argparse.Namespace, project: api.Project) -> int:
     spec = project.model(args.model)
     print(f"{spec.name} — {spec.description}\nteam: {spec.team}  owner: {spec.owner or '-'}")
+    if spec.notes:
+        print(f"notes: {spec.notes}")
     print("steps:")
     for step in spec.steps:
         extra = f" per group of {', '.join(step.group_by)}" if step.group_by else ""
@@ -52,37 +60,74 @@ def cmd_describe(args: argparse.Namespace, project: api.Project) -> int:
     print("parameters:", json.dumps(spec.parameters))
     print("reads:")
     for table, ref in spec.inputs.items():
-        print(f"  {table:12s} fixture {ref.fixture}@{ref.version}")
+        about = f"  ({ref.description})" if ref.description else ""
+        print(f"  {table:12s} fixture {ref.fixture}@{ref.version}{about}")
     print("writes:")
     for name, out in spec.outputs.items():
-        cols = ", ".join(f"{c} rtol={t.rtol}" for c, t in out.columns.items())
-        print(f"  {name:12s} keys {list(out.keys)} rtol={out.rtol} atol={out.atol}"
-              + (f"; overrides: {cols}" if cols else ""))
+        print(f"  {name:12s} keys {list(out.keys)} rtol={out.rtol} atol={out.atol} "
+              f"type_policy={out.type_policy}" + (f"  ({out.description})"
+                                                  if out.description else ""))
+        for col, tol in out.columns.items():
+            why = f"  because {tol.reason}" if tol.reason else ""
+            print(f"      {col}: {', '.join(f'{k}={v}' for k, v in tol.as_dict().items())}{why}")
+        if out.ignore:
+            print(f"      ignored: {', '.join(out.ignore)}")
+        if out.schema:
+            print(f"      schema: {', '.join(f'{c} {t}' for c, t in out.schema)}")
     print(f"datasets: {', '.join(spec.datasets)}; packages: {json.dumps(spec.packages)}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace, project: api.Project) -> int:
-    spark = _spark(args)
-    spec = project.model(args.model)
+    from harness.fingerprint import engine_versions
+    from harness.report.records import FAILED, ModelRecord
+    from harness.report.text import format_changes
     from harness.runners import Profile
 
+    spark = _spark(args)
+    spec = project.model(args.model)
     prof = Profile(args.profile, spec)
-    failed = 0
+    record = ModelRecord.start(spec.name, args.dataset, spec.outputs)
+    started = time.time()
+    errors: list[HarnessError] = []
     with prof.active(spark):
-        run = api.run_model(spark, project, spec, args.dataset, profile=prof, scale=args.scale)
-        print(f"{spec.name} on {args.dataset} ({args.profile} profile): ran in "
-              f"{run.run_seconds:.1f}s; rows in: {run.rows_in}; rows out: {run.rows_out}")
-        for line in (c.line() for c in run.checks if not c.ok):
-            print(f"  data quality: {line}")
-        for output in spec.outputs:
-            check = api.check_output(spark, project.store(), run, output, rtol=args.rtol)
-            failed += not check.passed
-            print(f"\n[{output}] compared in {check.compare_seconds:.1f}s")
-            print(check.comparison.report())
-            for change in check.fingerprint_changes:
-                print(f"  changed since golden: {change}")
-    return 1 if failed else 0
+        try:
+            run = api.run_model(spark, project, spec, args.dataset, profile=prof,
+                                scale=args.scale)
+        except HarnessError as exc:
+            record.record_error(str(exc))
+            errors.append(exc)
+        else:
+            record.record_run(run, engine_versions(spark, r=spec.uses_r))
+            print(f"{spec.name} on {args.dataset} ({args.profile} profile): ran in "
+                  f"{run.run_seconds:.1f}s; rows in: {run.rows_in}; rows out: {run.rows_out}")
+            for line in record.data_quality:
+                print(f"  data quality: {line}")
+            for output in spec.outputs:
+                try:
+                    check = api.check_output(spark, project.store(), run, output,
+                                             rtol=args.rtol)
+                except HarnessError as exc:
+                    record.record_error(str(exc), output)
+                    errors.append(exc)
+                    print(f"\n[{output}] error: {exc}")
+                    continue
+                record.record_check(check)
+                print(f"\n[{output}] compared in {check.compare_seconds:.1f}s")
+                print(check.comparison.report())
+    if record.fingerprint_changes:
+        print(format_changes(record.fingerprint_changes))
+    if args.report_dir:
+        from harness.report.summary import build_summary, write_summary
+
+        summary = build_summary([record], backend=_backend(args), datasets=[args.dataset],
+                                engine=engine_versions(spark), started=started,
+                                finished=time.time())
+        paths = write_summary(Path(args.report_dir), summary)
+        print(f"reports: {paths['html']}, {paths['json']}")
+    if errors:
+        raise errors[0]
+    return 1 if any(o.status == FAILED for o in record.outputs) else 0
 
 
 def cmd_capture(args: argparse.Namespace, project: api.Project) -> int:
@@ -206,14 +251,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p = sub.add_parser("run", help="run one model and compare with its goldens")
     p.add_argument("model")
-    p.add_argument("--dataset", default="sample", choices=("sample", "full"))
-    p.add_argument("--profile", default="spark", choices=("spark", "legacy"))
+    p.add_argument("--dataset", default="sample", choices=DATASETS)
+    p.add_argument("--profile", default="spark", choices=PROFILES)
     p.add_argument("--scale", type=float, default=1.0)
     p.add_argument("--rtol", type=float, default=None)
+    p.add_argument("--report-dir", default=None, help="write summary.json and report.html here")
     backend_opts(p)
     p = sub.add_parser("capture", help="capture goldens on the emulated legacy platform")
     p.add_argument("models", nargs="*")
-    p.add_argument("--dataset", action="append", choices=("sample", "full"))
+    p.add_argument("--dataset", action="append", choices=DATASETS)
     p.add_argument("--scale", type=float, default=1.0)
     p.add_argument("--force", action="store_true", help="recapture existing goldens")
     p.add_argument("--reason", default="")
@@ -227,8 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("output")
     p.add_argument("files", nargs="*", help="import: files or folders exported by Hive")
-    p.add_argument("--dataset", default="sample", choices=("sample", "full"))
-    p.add_argument("--format", default="parquet", choices=("parquet", "orc", "csv", "hive-text"))
+    p.add_argument("--dataset", default="sample", choices=DATASETS)
+    p.add_argument("--format", default="parquet", choices=FORMATS)
     p.add_argument("--schema", default=None, help="DDL for csv/hive-text files")
     p.add_argument("--header", action="store_true", help="csv files have a header row")
     p.add_argument("--version", default=None, help="restore: the version to make current")
@@ -236,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     backend_opts(p)
     p = sub.add_parser("nightly", help="the nightly parity job over every model")
     p.add_argument("--out", default="reports/nightly")
-    p.add_argument("--dataset", default="full", choices=("sample", "full"))
+    p.add_argument("--dataset", default="full", choices=DATASETS)
     p.add_argument("--scale", type=float, default=float(os.environ.get("HARNESS_SCALE", 1.0)))
     p.add_argument("--workers", default="2", help="pytest-xdist workers (0: none)")
     p.add_argument("--backend", default="local", choices=("local", "connect", "databricks"))

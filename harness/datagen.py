@@ -27,7 +27,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from harness.errors import FixtureError
+from harness.fields import check_fields, problem
 
+RECIPE_FIELDS = ("rows", "seed", "columns", "partitions", "description", "sample_rows")
 _MACRO = re.compile(r"\b(U|N|PICK)\(")
 _VAR = re.compile(r"\$\{(rows|seed)(?::([A-Za-z0-9_]+))?\}")
 
@@ -47,11 +49,9 @@ def load_recipe(path: Path) -> Recipe:
         raw = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise FixtureError(f"{path}: cannot read generator recipe: {exc}") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("columns"), dict):
-        raise FixtureError(f"{path}: a recipe needs 'rows', 'seed' and a 'columns' mapping")
-    unknown = set(raw) - {"rows", "seed", "columns", "partitions", "description", "sample_rows"}
-    if unknown:
-        raise FixtureError(f"{path}: unknown field(s) {', '.join(sorted(unknown))}")
+    check_fields(FixtureError, path, "recipe", raw, RECIPE_FIELDS, ("rows", "columns"))
+    if not isinstance(raw["columns"], dict) or not raw["columns"]:
+        raise problem(FixtureError, path, "columns", "must map column names to SQL expressions")
     try:
         return Recipe(path, int(raw["rows"]), int(raw.get("seed", 0)),
                       {str(k): str(v) for k, v in raw["columns"].items()},

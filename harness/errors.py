@@ -32,6 +32,10 @@ class FixtureError(HarnessError):
     """A fixture bundle is missing a file, or a released version was modified."""
 
 
+class OutputSchemaError(HarnessError):
+    """A model's output does not have the schema its spec declares (``outputs.<name>.schema``)."""
+
+
 class GoldenError(HarnessError):
     """A golden is missing, unreadable, or does not match its manifest."""
 

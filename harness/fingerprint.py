@@ -15,6 +15,7 @@ import platform
 from importlib import metadata
 from typing import Any
 
+from harness.errors import HarnessError
 from harness.fixtures import Bundle, sha256_file
 from harness.spec import ModelSpec
 
@@ -51,7 +52,9 @@ def compute(spec: ModelSpec, bundles: dict[str, Bundle]) -> dict[str, Any]:
     return {"digest": f"sha256:{digest[:32]}", "parts": parts}
 
 
-def engine_versions(spark: Any = None) -> dict[str, str]:
+def engine_versions(spark: Any = None, *, r: bool = False) -> dict[str, str]:
+    """Python, pyspark, the harness, Spark (given a session) and, with ``r`` (an R step
+    ran), R's own version, read through rpy2 like the fingerprint's."""
     versions = {"python": platform.python_version(), "pyspark": python_version_of("pyspark"),
                 "harness": python_version_of("parity-harness")}
     if spark is not None:
@@ -59,13 +62,18 @@ def engine_versions(spark: Any = None) -> dict[str, str]:
             versions["spark"] = spark.version
         except Exception:  # a broken session should not hide the rest
             versions["spark"] = "unknown"
+    if r:
+        try:
+            versions["R"] = r_versions([])["R"]
+        except HarnessError:  # R missing: the R step failed and says so itself
+            versions["R"] = "unknown"
     return versions
 
 
 def changes(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
     """Readable differences between a golden's recorded fingerprint and the current one."""
     if not old or "parts" not in old:
-        return ["the golden records no fingerprint (imported or legacy golden)"]
+        return ["the golden records no fingerprint (an imported golden)"]
     before, after = old["parts"], new["parts"]
     out = []
     for part in sorted(set(before) | set(after)):

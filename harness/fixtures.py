@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,14 +22,19 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from harness import datagen
+from harness.ddl import parse_ddl
 from harness.errors import FixtureError
+from harness.fields import check_choice, check_fields, problem
 
 BUNDLE_FILE = "fixture.yaml"
 MANIFEST_FILE = "manifest.json"
 NULL_TOKEN = "\\N"
-_FIELDS = {"name", "version", "description", "released", "schema", "sample", "full",
-           "reference", "checks", "owner", "source"}
-_CHECKS = {"not_null", "unique", "accepted_values", "range", "parseable"}
+_FIELDS = ("name", "version", "description", "released", "schema", "sample", "full",
+           "reference", "checks", "owner", "source")
+_FULL_FIELDS = ("generator", "location")
+CHECK_KINDS = ("not_null", "unique", "accepted_values", "range", "parseable")
+SEVERITIES = ("error", "warn")  # error: stop before the model runs; warn: report and go on
+_CHECK_FIELDS = (*CHECK_KINDS, "severity", "max_fraction")
 
 
 def sha256_file(path: Path) -> str:
@@ -39,44 +43,6 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def parse_ddl(text: str) -> list[tuple[str, str]]:
-    """Columns of a Hive DDL (a full CREATE TABLE or a bare column list) as (name, type)."""
-    text = re.sub(r"--[^\n]*", "", text)
-    if re.match(r"\s*CREATE\s", text, re.I):
-        start = text.index("(")
-        depth = 0
-        for i in range(start, len(text)):
-            depth += {"(": 1, ")": -1}.get(text[i], 0)
-            if depth == 0:
-                text = text[start + 1:i]
-                break
-    columns, depth, current, quote = [], 0, [], ""
-    for ch in text + ",":
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "<(":
-            depth += 1
-        elif ch in ">)":
-            depth -= 1
-        if ch == "," and depth == 0 and not quote:
-            item = "".join(current).strip()
-            current = []
-            if not item:
-                continue
-            item = re.sub(r"\s+COMMENT\s+'(?:[^'\\]|\\.)*'\s*$", "", item, flags=re.I)
-            name, _, dtype = item.partition(" ")
-            if not dtype.strip():
-                raise ValueError(f"column '{name}' has no type")
-            columns.append((name.strip("`"), dtype.strip()))
-        else:
-            current.append(ch)
-    if not columns:
-        raise ValueError("no columns found")
-    return columns
 
 
 @dataclass(frozen=True)
@@ -99,7 +65,6 @@ class Bundle:
     name: str
     version: str
     directory: Path
-    description: str
     columns: list[tuple[str, str]]
     sample_file: Path | None
     recipe: datagen.Recipe | None
@@ -119,27 +84,27 @@ class Bundle:
 
 
 def _parse_checks(path: Path, raw: Any) -> list[Check]:
+    if raw is not None and not isinstance(raw, list):
+        raise problem(FixtureError, path, "checks", "must be a list of checks")
     checks = []
     for i, item in enumerate(raw or []):
-        if not isinstance(item, dict):
-            raise FixtureError(f"{path}: checks[{i}] must be a mapping")
-        kinds = [k for k in item if k in _CHECKS]
-        extra = set(item) - _CHECKS - {"severity", "max_fraction"}
-        if len(kinds) != 1 or extra:
-            raise FixtureError(f"{path}: checks[{i}] needs exactly one of "
-                               f"{', '.join(sorted(_CHECKS))} (got {', '.join(map(str, item))})")
+        where = f"checks[{i}]"
+        item = check_fields(FixtureError, path, where, item, _CHECK_FIELDS)
+        kinds = [k for k in item if k in CHECK_KINDS]
+        if len(kinds) != 1:
+            raise problem(FixtureError, path, where, f"needs exactly one of "
+                          f"{', '.join(CHECK_KINDS)} (got {', '.join(map(str, item))})")
         kind = kinds[0]
         value = item[kind]
         if kind in ("not_null", "unique"):
             cols, arg = (value,) if isinstance(value, str) else tuple(value), None
         else:  # {column: arg}
             if not isinstance(value, dict) or len(value) != 1:
-                raise FixtureError(f"{path}: checks[{i}].{kind} must be {{column: ...}}")
+                raise problem(FixtureError, path, f"{where}.{kind}", "must be {column: ...}")
             (col, arg), = value.items()
             cols = (col,)
-        severity = item.get("severity", "error")
-        if severity not in ("error", "warn"):
-            raise FixtureError(f"{path}: checks[{i}].severity must be error or warn")
+        severity = check_choice(FixtureError, path, f"{where}.severity",
+                                item.get("severity", "error"), SEVERITIES, "severity")
         checks.append(Check(kind, cols, severity, float(item.get("max_fraction", 0.0)), arg))
     return checks
 
@@ -165,10 +130,7 @@ def load_bundle(root: Path, name: str, version: str, *, require_sample: bool = T
         raw = yaml.safe_load(spec_path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise FixtureError(f"{spec_path}: not valid YAML: {exc}") from None
-    unknown = set(raw) - _FIELDS
-    if unknown:
-        raise FixtureError(f"{spec_path}: unknown field(s) {', '.join(sorted(unknown))} "
-                           f"(allowed: {', '.join(sorted(_FIELDS))})")
+    check_fields(FixtureError, spec_path, "top level", raw, _FIELDS)
     released = bool(raw.get("released", False))
     manifest_path = directory / MANIFEST_FILE
     digest = ""
@@ -217,7 +179,7 @@ def load_bundle(root: Path, name: str, version: str, *, require_sample: bool = T
     if require_sample and sample_file is not None and not sample_file.is_file():
         raise FixtureError(f"{sample_file}: sample data file is missing "
                            f"(build it with: harness fixtures sample {name}/{version})")
-    full = raw.get("full") or {}
+    full = check_fields(FixtureError, spec_path, "full", raw.get("full") or {}, _FULL_FIELDS)
     recipe, location = None, None
     if "generator" in full:
         gen_path = directory / full["generator"]
@@ -226,7 +188,7 @@ def load_bundle(root: Path, name: str, version: str, *, require_sample: bool = T
         recipe = datagen.load_recipe(gen_path)
     elif "location" in full:
         location = str(full["location"])
-    return Bundle(name, str(version), directory, str(raw.get("description", "")), columns,
+    return Bundle(name, str(version), directory, columns,
                   sample_file, recipe, location, released, bool(raw.get("reference", False)),
                   _parse_checks(spec_path, raw.get("checks")), digest)
 

@@ -38,7 +38,7 @@ CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 SUMMARY = "summary.ambr"
 KEEP_VERSIONS = 5
-SOURCES = ("legacy", "legacy-emulation", "refresh", "imported")
+SOURCES = ("legacy-emulation", "refresh", "imported")  # capture, --update-golden, import
 
 
 def _now() -> str:

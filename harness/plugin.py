@@ -15,7 +15,6 @@ Harness errors (missing golden, broken spec, bad data) print as one clear line.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ import pytest
 from harness import api
 from harness.errors import HarnessError
 from harness.golden import GoldenRef
+from harness.report.records import ModelRecord
 from harness.spec import DATASETS, SPEC_FILE, load_spec
 
 CHECKS = ("schema", "keys", "values")
@@ -61,6 +61,11 @@ def backend_of(config: pytest.Config) -> str:
             or config.getini("harness_backend") or "local")
 
 
+def datasets_of(config: pytest.Config) -> list[str]:
+    wanted = _opt(config, "dataset") or ["sample"]
+    return list(DATASETS) if "all" in wanted else wanted
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: full-scale runs, excluded from the default run")
     config.addinivalue_line("markers", "harness: generated model parity tests")
@@ -88,7 +93,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> list[str]:
     state = config.stash.get(STATE, None)
     lines = [f"harness: backend {backend_of(config)}, datasets "
-             f"{','.join(_opt(config, 'dataset') or ['sample'])}, goldens {state.project.golden}"
+             f"{','.join(datasets_of(config))}, goldens {state.project.golden}"
              if state else "harness: not configured"]
     if state is not None and state.server is not None:
         lines.append(f"harness: Spark Connect server {state.server.url} (pid {state.server.pid}) "
@@ -117,7 +122,7 @@ class HarnessState:
         self._spark = None
         self.runs: dict[tuple[str, str], api.ModelRun | HarnessError] = {}
         self.checks: dict[tuple[str, str, str], api.OutputCheck | HarnessError] = {}
-        self.records: dict[tuple[str, str], dict[str, Any]] = {}
+        self.records: dict[tuple[str, str], ModelRecord] = {}
         self.updated: list[str] = []
 
     @property
@@ -134,10 +139,16 @@ class HarnessState:
         value = _opt(self.config, "scale")
         return value if value is not None else float(os.environ.get("HARNESS_SCALE", "1.0"))
 
-    def record(self, model: str, dataset: str) -> dict[str, Any]:
-        return self.records.setdefault((model, dataset), {
-            "model": model, "dataset": dataset, "status": "passed", "outputs": {},
-            "run_seconds": None, "rows_in": {}, "error": None})
+    def record(self, model: str, dataset: str) -> ModelRecord:
+        """The model x dataset's record, listing every declared output (not checked yet)."""
+        key = (model, dataset)
+        if key not in self.records:
+            try:
+                outputs = list(self.project.model(model).outputs)
+            except HarnessError:  # the run reports the spec problem itself
+                outputs = []
+            self.records[key] = ModelRecord.start(model, dataset, outputs)
+        return self.records[key]
 
     def run(self, model: str, dataset: str) -> api.ModelRun:
         key = (model, dataset)
@@ -149,15 +160,10 @@ class HarnessState:
                 self.runs[key] = run
                 from harness.fingerprint import engine_versions
 
-                rec.update(run_seconds=round(run.run_seconds, 3), rows_in=run.rows_in,
-                           rows_out=run.rows_out,
-                           engine=engine_versions(self.spark),
-                           fingerprint=run.fingerprint,
-                           checks=[c.line() for c in run.checks if not c.ok],
-                           notes=run.notes)
+                rec.record_run(run, engine_versions(self.spark, r=spec.uses_r))
             except HarnessError as exc:
                 self.runs[key] = exc
-                rec.update(status="error", error=str(exc))
+                rec.record_error(str(exc))
         found = self.runs[key]
         if isinstance(found, HarnessError):
             raise found
@@ -167,7 +173,6 @@ class HarnessState:
         key = (model, dataset, output)
         if key not in self.checks:
             rec = self.record(model, dataset)
-            out_rec = rec["outputs"].setdefault(output, {"output": output, "status": "error"})
             try:
                 run = self.run(model, dataset)
                 store = self.project.store()
@@ -176,17 +181,10 @@ class HarnessState:
                 check = api.check_output(self.spark, store, run, output,
                                          rtol=_opt(self.config, "rtol"))
                 self.checks[key] = check
-                out_rec.update(status="passed" if check.passed else "failed",
-                               compare_seconds=round(check.compare_seconds, 3),
-                               rows=check.comparison.rows_actual,
-                               comparison=check.comparison.to_dict(),
-                               fingerprint_changes=check.fingerprint_changes)
-                if not check.passed and rec["status"] == "passed":
-                    rec["status"] = "failed"
+                rec.record_check(check)
             except HarnessError as exc:
                 self.checks[key] = exc
-                out_rec.update(status="error", error=str(exc))
-                rec["status"] = "error" if rec["status"] != "failed" else rec["status"]
+                rec.record_error(str(exc), output)
         found = self.checks[key]
         if isinstance(found, HarnessError):
             raise found
@@ -245,9 +243,7 @@ class ModelSuite(pytest.Collector):
         self.spec = spec
 
     def collect(self):
-        wanted = _opt(self.config, "dataset") or ["sample"]
-        datasets = DATASETS if "all" in wanted else wanted
-        for dataset in datasets:
+        for dataset in datasets_of(self.config):
             if dataset not in self.spec.datasets:
                 continue
             yield ModelItem.from_parent(self, name=f"{dataset}-inputs", dataset=dataset,
@@ -284,10 +280,10 @@ class ModelItem(pytest.Item):
         cmp = result.comparison
         ok = {"schema": cmp.schema_ok, "keys": cmp.keys_ok, "values": cmp.values_ok}[self.check]
         if not ok:
-            text = cmp.report()
-            if result.fingerprint_changes:
-                text += "\n  changed since the golden was made:\n    " + "\n    ".join(
-                    result.fingerprint_changes)
+            from harness.report.text import format_changes
+
+            text = "\n".join(t for t in (cmp.report(), format_changes(result.fingerprint_changes))
+                              if t)
             raise ParityFailure(f"{self.model}/{self.dataset}/{self.output}: {self.check} "
                                 f"differ from the golden\n{text}")
 
@@ -353,22 +349,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     report_dir = _opt(config, "report_dir")
     if state is None or not report_dir:
         return
-    parts = Path(report_dir) / ".parts"
-    parts.mkdir(parents=True, exist_ok=True)
-    worker = getattr(config, "workerinput", {}).get("workerid", "main")
-    for (model, dataset), rec in state.records.items():
-        rec = {**rec, "outputs": list(rec["outputs"].values())}
-        (parts / f"{model}-{dataset}-{worker}.json").write_text(json.dumps(rec, default=str))
-    if not hasattr(config, "workerinput"):
-        from harness.report.summary import write_reports
+    from harness.report.summary import write_part, write_reports
 
+    worker = getattr(config, "workerinput", {}).get("workerid", "main")
+    for rec in state.records.values():
+        write_part(Path(report_dir), rec, worker)
+    if not hasattr(config, "workerinput"):
         engine = {}
         if state._spark is not None:
             from harness.fingerprint import engine_versions
 
             engine = engine_versions(state._spark)
         write_reports(Path(report_dir), backend=backend_of(config),
-                      datasets=_opt(config, "dataset") or ["sample"], engine=engine,
+                      datasets=datasets_of(config), engine=engine,
                       started=state_started(config), finished=time.time())
 
 
@@ -381,10 +374,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     session.config._harness_started = time.time()
     report_dir = _opt(session.config, "report_dir")
     if report_dir and not hasattr(session.config, "workerinput"):
-        parts = Path(report_dir) / ".parts"
-        if parts.is_dir():
-            for old in parts.glob("*.json"):
-                old.unlink()
+        from harness.report.summary import clear_parts
+
+        clear_parts(Path(report_dir))
 
 
 @pytest.fixture(scope="session")

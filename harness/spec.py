@@ -9,19 +9,23 @@ a misspelt field is an error that names the file, the field and the fix.
 
 from __future__ import annotations
 
-import difflib
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from harness.errors import SpecError
+from harness.compare import TYPE_POLICIES
+from harness.ddl import parse_ddl
+from harness.errors import HarnessError, SpecError
+from harness.fields import check_choice, check_fields, problem
 
 SPEC_FILE = "model.yaml"
 DATASETS = ("sample", "full")
 STEP_KINDS = ("sql", "python", "r")
+PACKAGE_LANGUAGES = ("python", "r")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 _TOP_FIELDS = {"name", "team", "description", "owner", "steps", "parameters", "inputs",
@@ -62,7 +66,7 @@ class OutputSpec:
     columns: dict[str, ColumnTolerance] = field(default_factory=dict)
     ignore: tuple[str, ...] = ()
     description: str = ""
-    schema: str | None = None
+    schema: tuple[tuple[str, str], ...] | None = None  # expected (column, type); None: unchecked
     type_policy: str = "widening"
 
 
@@ -120,24 +124,13 @@ class ModelSpec:
         return any(s.kind == "r" for s in self.steps)
 
 
-def _fail(path: Path, where: str, problem: str, fix: str = "") -> SpecError:
-    return SpecError(f"{path}: {where}: {problem}" + (f" ({fix})" if fix else ""))
+def _fail(path: Path, where: str, what: str, fix: str = "") -> HarnessError:
+    return problem(SpecError, path, where, what, fix)
 
 
-def _check_fields(path: Path, where: str, data: Any, allowed: set[str],
-                  required: set[str] = frozenset()) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise _fail(path, where, f"expected a mapping, got {type(data).__name__}")
-    for key in data:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-            fix = (f"did you mean '{close[0]}'?" if close
-                   else f"allowed: {', '.join(sorted(allowed))}")
-            raise _fail(path, where, f"unknown field '{key}'", fix)
-    for key in sorted(required):
-        if key not in data:
-            raise _fail(path, where, f"missing required field '{key}'")
-    return data
+def _check_fields(path: Path, where: str, data: Any, allowed: Collection[str],
+                  required: Collection[str] = ()) -> dict[str, Any]:
+    return check_fields(SpecError, path, where, data, allowed, required)
 
 
 def _number(path: Path, where: str, value: Any) -> float:
@@ -156,6 +149,18 @@ def _names(path: Path, where: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise _fail(path, where, f"must be a list of column names, got {value!r}")
     return tuple(value)
+
+
+def _schema(path: Path, where: str, value: Any) -> tuple[tuple[str, str], ...]:
+    """An output's expected schema: a Hive DDL column list, like the fixtures' schemas."""
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(path, where, f"must be a column list, got {value!r}",
+                    "e.g. 'customer_id BIGINT, premium DOUBLE'")
+    try:
+        return tuple(parse_ddl(value))
+    except ValueError as exc:
+        raise _fail(path, where, f"cannot parse the column list: {exc}",
+                    "e.g. 'customer_id BIGINT, premium DOUBLE'") from None
 
 
 def _parse_step(path: Path, index: int, raw: Any) -> StepSpec:
@@ -208,10 +213,8 @@ def _parse_output(path: Path, name: str, raw: Any) -> OutputSpec:
             _number(path, f"{where}.columns.{col}.rtol", tol["rtol"]) if "rtol" in tol else None,
             _number(path, f"{where}.columns.{col}.atol", tol["atol"]) if "atol" in tol else None,
             str(tol.get("reason", "")))
-    policy = data.get("type_policy", "widening")
-    if policy not in ("exact", "widening", "numeric"):
-        raise _fail(path, f"{where}.type_policy", f"unknown policy {policy!r}",
-                    "use exact, widening or numeric")
+    policy = check_choice(SpecError, path, f"{where}.type_policy",
+                          data.get("type_policy", "widening"), TYPE_POLICIES, "type policy")
     return OutputSpec(
         name=name, keys=keys,
         rtol=_number(path, f"{where}.rtol", data.get("rtol", 1e-9)),
@@ -219,7 +222,8 @@ def _parse_output(path: Path, name: str, raw: Any) -> OutputSpec:
         columns=columns,
         ignore=_names(path, f"{where}.ignore", data["ignore"]) if data.get("ignore") else (),
         description=str(data.get("description", "")),
-        schema=data.get("schema"), type_policy=policy)
+        schema=_schema(path, f"{where}.schema", data["schema"]) if "schema" in data else None,
+        type_policy=policy)
 
 
 def load_spec(path: Path | str) -> ModelSpec:
@@ -269,13 +273,16 @@ def load_spec(path: Path | str) -> ModelSpec:
     if not isinstance(params, dict):
         raise _fail(path, "parameters", "must be a mapping of name: value")
     packages = data.get("packages") or {}
-    _check_fields(path, "packages", packages, {"python", "r"})
+    _check_fields(path, "packages", packages, PACKAGE_LANGUAGES)
     packages = {lang: {str(k): str(v) for k, v in (pkgs or {}).items()}
                 for lang, pkgs in packages.items()}
-    datasets = tuple(data.get("datasets", DATASETS))
-    for ds in datasets:
-        if ds not in DATASETS:
-            raise _fail(path, "datasets", f"unknown dataset '{ds}'", f"use {', '.join(DATASETS)}")
+    wanted = data.get("datasets", list(DATASETS))
+    wanted = [wanted] if isinstance(wanted, str) else wanted
+    if not isinstance(wanted, list) or not wanted:
+        raise _fail(path, "datasets", f"must be a list of datasets, got {wanted!r}",
+                    f"e.g. [{', '.join(DATASETS)}]")
+    datasets = tuple(check_choice(SpecError, path, "datasets", ds, DATASETS, "dataset")
+                     for ds in wanted)
     legacy = _check_fields(path, "legacy", data.get("legacy") or {}, _LEGACY_FIELDS)
 
     known = set(inputs)

@@ -1,4 +1,6 @@
-"""The HTML report: escaping, anchors, the SVG chart, partial summaries, and a real browser.
+"""The HTML report, rendered from the records of a real run (tests/real_run.py): escaping,
+anchors, the dataset column, statuses, what changed since the golden, the SVG chart,
+partial and malformed summaries, and a real browser.
 
 The browser tests load the page in headless Chromium because only a browser proves that an
 injected ``<script>`` did not run and that the page lays out (a screenshot is produced).
@@ -19,76 +21,37 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from real_run import XSS, RealRun
 
+from harness.report.chart import svg_bars
 from harness.report.html import render_html, write_html
+from harness.report.records import RunSummary, failing_columns
 
-XSS = "<script>document.title='pwned'</script>"
+pytestmark = pytest.mark.xdist_group("real_run")  # the real run happens once per worker
+
 XSS_ESCAPED = "&lt;script&gt;document.title=&#x27;pwned&#x27;&lt;/script&gt;"
-TITLE = "Parity FAILED · sample · 1 failed, 2 error / 5 outputs"
 
 
-def _summary() -> dict[str, Any]:
-    """One passing model, one failing (hostile strings, odd diffs), one error, one empty model."""
-    failing = {
-        "passed": False,
-        "keys": ["policy_id"],
-        "rows": {"expected": 1000, "actual": 999, "matched": 998},
-        "missing_keys": {"count": 2, "sample": [{"policy_id": 17}, {"policy_id": XSS}]},
-        "extra_keys": {"count": 1, "sample": [{"policy_id": 9001}]},
-        "duplicate_keys": {"expected": 0, "actual": 1, "sample_expected": [],
-                           "sample_actual": [{"policy_id": 5}]},
-        "schema": {"missing_columns": ["x"], "extra_columns": ["<b>extra</b>"],
-                   "type_changes": [{"column": "n", "expected": "int", "actual": "bigint",
-                                     "tolerated": True}]},
-        "columns": {
-            "premium": {"type": "double", "kind": "numeric", "rtol": 1e-9, "atol": 0.0,
-                        "mismatches": 3, "max_abs_diff": 0.5, "max_rel_diff": 0.01},
-            "ratio": {"type": "double", "kind": "numeric", "rtol": 1e-6, "atol": 0.0,
-                      "mismatches": 1, "max_abs_diff": math.inf, "max_rel_diff": math.inf},
-            "nan_col": {"type": "double", "kind": "numeric", "rtol": 1e-9, "atol": 0.0,
-                        "mismatches": 2, "max_abs_diff": math.nan, "max_rel_diff": math.nan},
-            "segment": {"type": "string", "kind": "string", "mismatches": 1,
-                        "max_abs_diff": None, "max_rel_diff": None},
-            "exact": {"type": "double", "kind": "numeric", "rtol": 1e-9, "atol": 0.0,
-                      "mismatches": 0, "max_abs_diff": 0.0, "max_rel_diff": 0.0},
-            "close": {"type": "double", "kind": "numeric", "rtol": 1e-6, "atol": 0.0,
-                      "mismatches": 0, "max_abs_diff": 1e-9, "max_rel_diff": 3e-10},
-        },
-        "mismatch_counts": {"premium": 3, "ratio": 1, "nan_col": 2, "segment": 1},
-        "samples": {
-            "premium": [{"key": {"policy_id": 3}, "expected": 10.0, "actual": 10.5,
-                         "abs_diff": 0.5, "rel_diff": 0.05}],
-            "segment": [{"key": {"policy_id": XSS}, "expected": XSS, "actual": "retail",
-                         "abs_diff": None, "rel_diff": None}],
-        },
-        "hints": ["premium: differences look like percentile_approx drift"],
-        "elapsed_s": 1.23,
-    }
-    return {
-        "run": {"started": "2025-01-02T02:00:00+00:00", "finished": "2025-01-02T02:07:31+00:00",
-                "backend": "local", "dataset": "sample",
-                "engine": {"spark": "4.3.0", "python": "3.11.7", "R": "4.2.2"}},
-        "models": [
-            {"model": "adoption_rate", "dataset": "sample", "status": "passed",
-             "run_seconds": 3.2, "fingerprint_changes": [],
-             "outputs": [{"output": "rates", "status": "passed", "compare_seconds": 0.8,
-                          "rows": 120, "error": None,
-                          "comparison": {"passed": True, "columns": {}}}]},
-            {"model": "premium_calc", "dataset": "sample", "status": "failed",
-             "run_seconds": 12.5, "rows_in": {"policies": 1000},
-             "fingerprint_changes": ["fixture customers: 1 -> 2", "code:model.sql changed"],
-             "outputs": [
-                 {"output": "premiums", "status": "failed", "compare_seconds": 2.1,
-                  "rows": 999, "error": None, "comparison": failing},
-                 {"output": "by_segment", "status": "error", "compare_seconds": None,
-                  "error": f"AnalysisException: column {XSS} not found"},
-             ]},
-            {"model": "churn", "status": "passed", "run_seconds": 1.0,
-             "outputs": [{"output": "scores", "status": "passed", "rows": 50}]},
-            {"model": "crashed_model", "status": "error", "error": "ModelRunError: boom",
-             "outputs": []},
-        ],
-    }
+@pytest.fixture
+def summary(real_summary_run: RealRun) -> dict[str, Any]:
+    return copy.deepcopy(real_summary_run.summary)
+
+
+@pytest.fixture
+def page(summary: dict[str, Any]) -> str:
+    return render_html(summary)
+
+
+def _model(summary: dict[str, Any], name: str, dataset: str = "sample") -> dict[str, Any]:
+    return next(m for m in summary["models"] if m["model"] == name and m["dataset"] == dataset)
+
+
+def _section(page: str, model: str, dataset: str) -> str:
+    """The failure section of a model's output on a dataset."""
+    for part in page.split('<section class="detail')[1:]:
+        if f"{model} / " in part and f"on {dataset}</span>" in part:
+            return part.split("</section>")[0]
+    raise AssertionError(f"no failure section for {model} on {dataset}")
 
 
 class _Collector(HTMLParser):
@@ -144,84 +107,215 @@ def _parse(page: str) -> _Collector:
 # --------------------------------------------------------------------------------------------
 
 
-def test_data_is_escaped() -> None:
-    page = render_html(_summary())
+def test_real_run_recorded_what_ran(summary: dict[str, Any]) -> None:
+    statuses = {(m["model"], m["dataset"]): m["status"] for m in summary["models"]}
+    assert statuses == {
+        ("adoption_rate", "sample"): "failed",
+        ("adoption_rate", "full"): "error",
+        ("crashed_model", "sample"): "error",
+        ("propensity_glm", "sample"): "partial",
+    }
+    glm = {o["output"]: o["status"] for o in _model(summary, "propensity_glm")["outputs"]}
+    assert glm == {"propensity_scores": "passed", "propensity_coefficients": "not checked"}
+    assert summary["run"]["dataset"] == "sample,full"
+    assert summary["run"]["counts"] == {"failed": 1, "error": 2, "passed": 1, "not checked": 1}
+
+
+def test_data_is_escaped(page: str) -> None:
     assert "<script" not in page
     assert "document.title='pwned'" not in page
-    assert XSS_ESCAPED in page  # shown as text: in keys, a string value and an error message
-    assert page.count(XSS_ESCAPED) >= 4
-    assert "<b>extra</b>" not in page and "&lt;b&gt;extra&lt;/b&gt;" in page
+    # shown as text: in extra keys (a region value) and in the crashed model's error
+    assert page.count(XSS_ESCAPED) >= 2
     assert not re.search(r"\son[a-z]+\s*=", page), "no inline event handlers"
 
 
-def test_self_contained() -> None:
-    page = render_html(_summary())
+def test_self_contained(page: str) -> None:
     assert not re.search(r"https?://|//cdn|<link|<script|\bsrc=", page)
     assert "Content-Security-Policy" in page
 
 
-def test_summary_table_and_anchors() -> None:
-    page = render_html(_summary())
+def test_summary_table_and_anchors(page: str) -> None:
     c = _parse(page)
-    assert c.title == TITLE
-    assert c.summary_rows == 5  # 4 outputs + 1 model without outputs
+    assert c.title == "Parity FAILED · sample,full · 1 failed, 2 error / 5 outputs"
+    assert c.summary_rows == 5  # one per model x dataset x output
     anchors = [h[1:] for h in c.hrefs if h.startswith("#") and h != "#top"]
-    assert len(anchors) == 3  # premiums (failed), by_segment (error), crashed_model (error)
+    assert len(anchors) == 3  # adoption_rate on sample (failed) and full (error), crashed_model
     for anchor in anchors:
         assert anchor in c.ids
         assert '<section class="detail' in page.split(f'id="{anchor}"')[0][-60:]
-    assert "badge s-passed" in page and "badge s-failed" in page and "badge s-error" in page
+    for badge in ("s-passed", "s-failed", "s-error", "s-not-checked"):
+        assert f"badge {badge}" in page, badge
 
 
-def test_failure_section_content() -> None:
-    page = render_html(_summary())
-    for text in ("Schema differences", "Failing columns", "Example rows", "Hints",
-                 "What changed since the golden", "fixture customers: 1 -&gt; 2",
-                 "missing keys", "extra keys", "duplicate keys in output",
-                 "ModelRunError: boom", "AnalysisException", "percentile_approx drift"):
-        assert text in page, text
-    failing_table = page.split("<h3>Failing columns</h3>")[1].split("</table>")[0]
-    for col in ("premium", "ratio", "nan_col", "segment"):
-        assert f"<code>{col}</code>" in failing_table
-    assert "<code>exact</code>" not in failing_table
+def test_summary_table_has_a_dataset_column(page: str) -> None:
+    """One model on two datasets: two rows that say which is which."""
+    table = page.split('<table id="summary">')[1].split("</table>")[0]
+    assert "<th>Dataset</th>" in table
+    assert "<td><b>adoption_rate</b></td><td>sample</td>" in table
+    assert "<td><b>adoption_rate</b></td><td>full</td>" in table
+
+
+def test_report_of_a_failing_run_shows_what_changed_since_the_golden(
+    real_summary_run: RealRun, page: str
+) -> None:
+    """The code and a parameter of adoption_rate changed since its golden was captured."""
+    record = _model(real_summary_run.summary, "adoption_rate")
+    assert record["fingerprint_changes"] == [
+        "model code adoption_rate.hql: changed",
+        "spec: changed",
+    ]
+    section = _section(page, "adoption_rate", "sample")
+    changed = section.split("<h3>What changed since the golden</h3>")[1].split("<h3>")[0]
+    assert "<code>model code adoption_rate.hql: changed</code>" in changed
+    assert "<code>spec: changed</code>" in changed
+    out = real_summary_run.stdout  # the text report pytest prints
+    assert "changed since the golden was made:" in out
+    assert "model code adoption_rate.hql: changed" in out and "spec: changed" in out
+
+
+def test_no_golden_read_means_no_changes_section(page: str) -> None:
+    for model, dataset in (("adoption_rate", "full"), ("crashed_model", "sample")):
+        assert "What changed since the golden" not in _section(page, model, dataset)
+
+
+def test_failure_section_content(summary: dict[str, Any], page: str) -> None:
+    section = _section(page, "adoption_rate", "sample")
+    for text in (
+        "Failing columns",
+        "Example rows",
+        "missing keys",
+        "extra keys",
+        "What changed since the golden",
+        "Max relative difference per column",
+    ):
+        assert text in section, text
+    comparison = _model(summary, "adoption_rate")["outputs"][0]["comparison"]
+    failing = failing_columns(comparison)
+    assert failing == ["expected_premium"]
+    failing_table = section.split("<h3>Failing columns</h3>")[1].split("</table>")[0]
+    assert "<code>expected_premium</code>" in failing_table
+    assert "<code>contacts</code>" not in failing_table
+    assert "no golden for adoption_rate/full/adoption_rates" in _section(
+        page, "adoption_rate", "full"
+    )
+    assert "UNRESOLVED_COLUMN" in _section(page, "crashed_model", "sample")
+
+
+def test_failing_column_count_is_the_one_definition(summary: dict[str, Any], page: str) -> None:
+    from harness.report.text import format_comparison
+
+    comparison = _model(summary, "adoption_rate")["outputs"][0]["comparison"]
+    row = page.split('<tr class="row-failed">')[1].split("</tr>")[0]
+    cells = re.findall(r"<td class=num[^>]*>([^<]*)</td>", row)
+    assert cells[1] == str(len(failing_columns(comparison))) == "1"
+    text = format_comparison(comparison)
+    assert f"1 of {len(comparison['columns'])} compared columns differ" in text
+
+
+def test_engine_line_names_R_when_an_R_model_ran(summary: dict[str, Any], page: str) -> None:
+    engine = summary["run"]["engine"]
+    assert re.fullmatch(r"\d+\.\d+(\.\d+)?", engine["R"]) and engine["spark"]
+    assert f"<code>R {engine['R']}</code>" in page
+    assert "R" not in _model(summary, "adoption_rate")["engine"]  # SQL only
+
+
+def test_summary_round_trips_through_the_records(summary: dict[str, Any]) -> None:
+    assert RunSummary.from_dict(summary).to_dict() == summary
 
 
 def test_svg_chart_handles_special_values() -> None:
-    page = render_html(_summary())
-    svgs = re.findall(r"<svg.*?</svg>", page, flags=re.S)
-    assert len(svgs) == 1
-    svg = svgs[0]
+    svg = svg_bars(
+        [
+            ("inf_col", math.inf, 1e-9, True),
+            ("nan_col", math.nan, 1e-9, True),
+            ("none_col", None, None, False),
+            ("zero", 0.0, 1e-9, False),
+            ("premium", 0.01, 1e-9, True),
+            ("close", 3e-10, 1e-6, False),
+        ]
+    )
     for label in ("∞", "NaN", "n/a", "0 (exact)", "1e-2", "1e0", "premium", "close"):
         assert label in svg, label
-    assert "<rect" in svg
+    assert "<rect" in svg and svg.count("<g>") == 6
 
 
 @pytest.mark.parametrize(
-    "summary",
+    "partial",
     [
         {},
         {"run": None, "models": None},
         {"models": [{}]},
         {"models": [{"model": "m", "outputs": None}]},
-        {"models": [{"model": "m", "status": "error", "outputs": [{"output": "o",
-                                                                    "status": "error"}]}]},
-        {"models": [{"model": "m", "outputs": [{"output": "o", "comparison": {
-            "passed": False, "columns": {"c": None, "d": {"max_rel_diff": "inf"}},
-            "samples": {"c": [None, {"key": None}]}, "missing_keys": {"count": "3"},
-            "schema": {"type_changes": [None]}, "hints": None}}]}]},
-        {"models": [{"model": "m", "outputs": [{"output": "o", "status": "failed",
-                                                "comparison": {"columns": {
-                                                    "a": {"max_rel_diff": 0.0},
-                                                    "b": {"max_rel_diff": None}}}}]}]},
+        {
+            "models": [
+                {"model": "m", "status": "error", "outputs": [{"output": "o", "status": "error"}]}
+            ]
+        },
+        {
+            "models": [
+                {
+                    "model": "m",
+                    "outputs": [
+                        {
+                            "output": "o",
+                            "comparison": {
+                                "passed": False,
+                                "columns": {"c": None, "d": {"max_rel_diff": "inf"}},
+                                "samples": {"c": [None, {"key": None}]},
+                                "missing_keys": {"count": "3"},
+                                "schema": {"type_changes": [None]},
+                                "hints": None,
+                            },
+                        }
+                    ],
+                }
+            ]
+        },
+        {
+            "models": [
+                {
+                    "model": "m",
+                    "outputs": [
+                        {
+                            "output": "o",
+                            "status": "failed",
+                            "comparison": {
+                                "columns": {"a": {"max_rel_diff": 0.0}, "b": {"max_rel_diff": None}}
+                            },
+                        }
+                    ],
+                }
+            ]
+        },
     ],
 )
-def test_partial_summaries_render(summary: dict[str, Any]) -> None:
-    page = render_html(summary)
+def test_partial_summaries_render(partial: dict[str, Any]) -> None:
+    page = render_html(partial)
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
 
 
-_JUNK: list[Any] = [None, 0, -1, 1.5, math.nan, math.inf, -math.inf, "", "x<y>", [], {}, [None],
-                    {"a": None}, [{"b": 1}], True, "inf", "NaN", 5e-324, 1e308]
+_JUNK: list[Any] = [
+    None,
+    0,
+    -1,
+    1.5,
+    math.nan,
+    math.inf,
+    -math.inf,
+    "",
+    "x<y>",
+    [],
+    {},
+    [None],
+    {"a": None},
+    [{"b": 1}],
+    True,
+    "inf",
+    "NaN",
+    5e-324,
+    1e308,
+    XSS,
+]
 
 
 def _mutate(obj: Any, rng: random.Random) -> None:
@@ -237,24 +331,39 @@ def _mutate(obj: Any, rng: random.Random) -> None:
             _mutate(v, rng)
 
 
-def test_malformed_summaries_never_crash() -> None:
-    for seed in range(300):
-        summary = _summary()
-        _mutate(summary, random.Random(seed))
-        page = render_html(summary)
+def test_malformed_summaries_never_crash(summary: dict[str, Any]) -> None:
+    for seed in range(200):
+        mutated = copy.deepcopy(summary)
+        _mutate(mutated, random.Random(seed))
+        page = render_html(mutated)
         assert "<script" not in page, seed
 
 
-def test_all_passed_title() -> None:
-    s = _summary()
-    s["models"] = s["models"][:1]
-    assert _parse(render_html(s)).title == "Parity PASSED · sample · 0 failed, 0 error / 1 outputs"
+def test_all_passed_and_incomplete_titles(summary: dict[str, Any]) -> None:
+    glm = _model(summary, "propensity_glm")
+    summary["models"] = [glm]
+    assert _parse(render_html(summary)).title.startswith("Parity INCOMPLETE · ")
+    glm["outputs"] = glm["outputs"][:1]
+    assert _parse(render_html(summary)).title == (
+        "Parity PASSED · sample,full · 0 failed, 0 error / 1 outputs"
+    )
 
 
-def test_write_html(tmp_path: Path) -> None:
-    out = write_html(_summary(), tmp_path / "nested" / "report.html")
+def test_write_html(summary: dict[str, Any], tmp_path: Path) -> None:
+    out = write_html(summary, tmp_path / "nested" / "report.html")
     assert out == tmp_path / "nested" / "report.html"
-    assert out.read_text(encoding="utf-8") == render_html(_summary())
+    assert out.read_text(encoding="utf-8") == render_html(summary)
+
+
+def test_report_html_written_by_the_run_is_this_renderer(real_summary_run: RealRun) -> None:
+    written = (real_summary_run.root / "reports" / "report.html").read_text(encoding="utf-8")
+    assert written == render_html(real_summary_run.summary)
+
+
+def test_summary_is_not_mutated(summary: dict[str, Any]) -> None:
+    before = copy.deepcopy(summary)
+    render_html(summary)
+    assert repr(summary) == repr(before)  # repr: NaN != NaN would defeat ==
 
 
 # --------------------------------------------------------------------------------------------
@@ -262,8 +371,9 @@ def test_write_html(tmp_path: Path) -> None:
 
 
 def _chromium() -> str:
-    path = shutil.which("chromium") or ("/usr/bin/chromium"
-                                        if Path("/usr/bin/chromium").exists() else None)
+    path = shutil.which("chromium") or (
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+    )
     if path:
         return path
     message = "headless Chromium is not installed: run `bash scripts/setup.sh`"
@@ -274,9 +384,20 @@ def _chromium() -> str:
 
 def _run_chromium(*args: str) -> subprocess.CompletedProcess[str]:
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        cmd = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-               "--no-first-run", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--disable-dev-shm-usage", f"--user-data-dir={profile}", *args]
+        cmd = [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            f"--user-data-dir={profile}",
+            *args,
+        ]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -296,22 +417,24 @@ def _without_csp(page: str) -> str:
 def test_browser_control_detects_script(tmp_path: Path) -> None:
     """A page that does run the script gets title 'pwned': the title check below can fail."""
     page = tmp_path / "control.html"
-    page.write_text(f"<!DOCTYPE html><html><head><title>safe</title></head><body>{XSS}</body>"
-                    "</html>", encoding="utf-8")
+    page.write_text(
+        f"<!DOCTYPE html><html><head><title>safe</title></head><body>{XSS}</body></html>",
+        encoding="utf-8",
+    )
     assert _parse(_dump_dom(page)).title == "pwned"
 
 
-def test_browser_dom_title_and_rows(tmp_path: Path) -> None:
-    page = tmp_path / "report.html"
-    page.write_text(_without_csp(render_html(_summary())), encoding="utf-8")
-    dom = _parse(_dump_dom(page))
-    assert dom.title == TITLE  # the injected script did not run
+def test_browser_dom_title_and_rows(page: str, tmp_path: Path) -> None:
+    path = tmp_path / "report.html"
+    path.write_text(_without_csp(page), encoding="utf-8")
+    dom = _parse(_dump_dom(path))
+    assert dom.title == _parse(page).title  # the injected script did not run
     assert dom.scripts == 0
     assert dom.summary_rows == 5
 
 
-def test_browser_screenshot(tmp_path: Path) -> None:
-    page = write_html(_summary(), tmp_path / "report.html")
+def test_browser_screenshot(summary: dict[str, Any], tmp_path: Path) -> None:
+    page = write_html(summary, tmp_path / "report.html")
     png = tmp_path / "report.png"
     proc = _run_chromium(f"--screenshot={png}", "--window-size=1280,2000", page.resolve().as_uri())
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -321,10 +444,3 @@ def test_browser_screenshot(tmp_path: Path) -> None:
     if keep:
         shutil.copy(png, keep)
         shutil.copy(page, Path(keep).with_suffix(".html"))
-
-
-def test_summary_fixture_is_not_mutated() -> None:
-    s = _summary()
-    before = copy.deepcopy(s)
-    render_html(s)
-    assert repr(s) == repr(before)  # repr: NaN != NaN would defeat ==

@@ -1,31 +1,50 @@
 """Self-contained HTML parity report: what a data engineer opens after a nightly run.
 
 The page has inline CSS and an inline SVG chart, and no scripts or external URLs, because
-the machines that run and view it are offline. Everything that comes from the summary or from
-the data (model names, keys, sample values, error messages) goes through ``_e`` (``html.escape``
-with ``quote=True``); a Content-Security-Policy that allows no scripts is a second safety net.
+the machines that run and view it are offline. Everything that comes from the summary or
+from the data (model names, keys, sample values, error messages) goes through ``cells.esc``
+(``html.escape`` with ``quote=True``); a Content-Security-Policy that allows no scripts is a
+second safety net.
 
-The renderer reads only the run summary and ``CompareResult.to_dict()`` shapes described in
-docs/ARCHITECTURE.md. Every field is optional: a partial summary (a model that crashed before
-producing outputs, an output with an error and no comparison) still renders.
+The renderer reads the typed run records (``harness.report.records``) and, inside them,
+``CompareResult.to_dict()`` (docs/ARCHITECTURE.md). A summary given as a dict is read with
+``RunSummary.from_dict``, and every comparison field is optional: a partial summary (a model
+that crashed before producing outputs, an output with an error and no comparison) still
+renders.
 """
 
 from __future__ import annotations
 
-import html
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from harness.report.cells import esc as _e
+from harness.report.cells import fmt_g as _fmt_g
+from harness.report.cells import mapping as _d
+from harness.report.cells import num as _num
+from harness.report.cells import seq as _l
+from harness.report.chart import chart as _chart
+from harness.report.records import (
+    ERROR,
+    FAILED,
+    NOT_CHECKED,
+    PASSED,
+    ModelRecord,
+    OutputRecord,
+    RunSummary,
+    failing_columns,
+    verdict,
+)
+
 __all__ = ["render_html", "write_html"]
 
-_STATUSES = ("passed", "failed", "error")
-_DETAIL_STATUSES = ("failed", "error")
+_STATUSES = (PASSED, FAILED, ERROR)
+_DETAIL_STATUSES = (FAILED, ERROR)
 _MAX_VALUE_CHARS = 300  # long sample values (free text, JSON blobs) are cut to keep rows readable
-_MAX_CHART_COLUMNS = 60
 
 # No scripts, no network: a mis-escaped value could still not run or phone home.
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -63,6 +82,7 @@ tbody tr:nth-child(even) td { background: #fbfcfd; }
 .s-passed { color: var(--pass); background: var(--pass-bg); border-color:#aceebb; }
 .s-failed { color: var(--fail); background: var(--fail-bg); border-color:#ffcecb; }
 .s-error  { color: var(--err);  background: var(--err-bg);  border-color:#e8d0ff; }
+.s-not-checked, .s-partial { color: #9a6700; background: #fff8c5; border-color: #eac54f; }
 .s-other  { color: var(--muted); background: var(--head); border-color: var(--line); }
 section.detail { border:1px solid var(--line); border-left: 5px solid var(--fail);
                  border-radius:6px; padding: 14px 18px; margin: 22px 0; }
@@ -81,47 +101,6 @@ svg .axis { stroke: #d0d7de; } svg .tick { fill: var(--muted); }
 # small, forgiving accessors: any field may be absent, None or of the wrong type
 
 
-def _e(value: Any) -> str:
-    """Escape anything for HTML text or a quoted attribute."""
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _d(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _l(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, (list, tuple)) else []
-
-
-def _num(value: Any) -> float | None:
-    """A float from a number or a numeric string ('inf', 'NaN'); None for anything else."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return None
-    return None
-
-
-def _fmt_g(value: Any, digits: int = 3) -> str:
-    """Diffs and tolerances: short, with inf/NaN spelled out instead of crashing."""
-    x = _num(value)
-    if x is None:
-        return "—"
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "∞" if x > 0 else "-∞"
-    if x == 0:
-        return "0"
-    return f"{x:.{digits}g}"
-
-
 def _fmt_secs(value: Any) -> str:
     x = _num(value)
     return "—" if x is None or not math.isfinite(x) else f"{x:.2f}"
@@ -134,22 +113,9 @@ def _fmt_int(value: Any) -> str:
     return f"{int(x):,}" if x == int(x) else f"{x:,}"
 
 
-def _status(raw: Any, *, error: Any = None, comparison: Any = None) -> str:
-    """Normalised status; derived from the error/comparison when the summary omits it."""
-    if isinstance(raw, str) and raw.strip():
-        return raw.strip().lower()
-    if error:
-        return "error"
-    passed = _d(comparison).get("passed")
-    if passed is True:
-        return "passed"
-    if passed is False:
-        return "failed"
-    return "unknown"
-
-
 def _badge(status: str) -> str:
-    cls = f"s-{status}" if status in _STATUSES else "s-other"
+    known = (*_STATUSES, NOT_CHECKED, "partial")
+    cls = f"s-{status.replace(' ', '-')}" if status in known else "s-other"
     return f'<span class="badge {cls}">{_e(status)}</span>'
 
 
@@ -179,37 +145,29 @@ def _slug(text: str, index: int) -> str:
 # summary-level facts
 
 
-def _rows_of(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One entry per model × output; a model without outputs still gets a row."""
+def _rows_of(summary: RunSummary) -> list[dict[str, Any]]:
+    """One entry per model × dataset × output; a model without outputs still gets a row."""
     rows: list[dict[str, Any]] = []
-    for model in _l(summary.get("models")):
-        model = _d(model)
-        outputs = [_d(o) for o in _l(model.get("outputs"))]
-        model_status = _status(model.get("status"), error=model.get("error"))
+    for model in summary.models:
+        outputs = model.outputs
         placeholder = not outputs
         if placeholder:
-            outputs = [{"output": None, "status": model_status, "error": model.get("error")}]
+            outputs = [OutputRecord("", model.status, error=model.error)]
         for j, out in enumerate(outputs):
-            status = _status(out.get("status"), error=out.get("error"),
-                             comparison=out.get("comparison"))
-            rows.append({"model": model, "output": out, "status": status,
-                         "span": len(outputs), "first": j == 0, "placeholder": placeholder})
+            rows.append(
+                {
+                    "model": model,
+                    "output": out,
+                    "status": out.status,
+                    "span": len(outputs),
+                    "first": j == 0,
+                    "placeholder": placeholder,
+                }
+            )
     for i, row in enumerate(rows):
-        name = f"{row['model'].get('model') or 'model'}-{row['output'].get('output') or ''}"
+        name = f"{row['model'].model or 'model'}-{row['model'].dataset}-{row['output'].output}"
         row["anchor"] = _slug(name, i) if row["status"] in _DETAIL_STATUSES else None
     return rows
-
-
-def _failing_columns(comparison: Mapping[str, Any]) -> list[str]:
-    """Columns with mismatches, from ``columns`` and ``mismatch_counts`` (either may be absent)."""
-    names: list[str] = []
-    for name, col in _d(comparison.get("columns")).items():
-        if (_num(_d(col).get("mismatches")) or 0) > 0:
-            names.append(str(name))
-    for name, count in _d(comparison.get("mismatch_counts")).items():
-        if (_num(count) or 0) > 0 and str(name) not in names:
-            names.append(str(name))
-    return names
 
 
 def _max_rel(comparison: Mapping[str, Any]) -> float | None:
@@ -224,13 +182,15 @@ def _max_rel(comparison: Mapping[str, Any]) -> float | None:
     return math.nan if values else None
 
 
-def _title(summary: Mapping[str, Any], rows: list[dict[str, Any]]) -> str:
-    counts = {s: sum(r["status"] == s for r in rows) for s in _STATUSES}
-    verdict = "PASSED" if rows and counts["passed"] == len(rows) else "FAILED"
-    dataset = _d(summary.get("run")).get("dataset")
-    parts = [f"Parity {verdict}"]
-    if dataset:
-        parts.append(str(dataset))
+def _counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    return {s: sum(r["status"] == s for r in rows) for s in (*_STATUSES, NOT_CHECKED)}
+
+
+def _title(rows: list[dict[str, Any]], summary: RunSummary) -> str:
+    counts = _counts(rows)
+    parts = [f"Parity {verdict(r['status'] for r in rows)}"]
+    if summary.run.datasets:
+        parts.append(",".join(summary.run.datasets))
     parts.append(f"{counts['failed']} failed, {counts['error']} error / {len(rows)} outputs")
     return " · ".join(parts)
 
@@ -239,33 +199,43 @@ def _title(summary: Mapping[str, Any], rows: list[dict[str, Any]]) -> str:
 # page sections
 
 
-def _header(summary: Mapping[str, Any], rows: list[dict[str, Any]]) -> str:
-    run = _d(summary.get("run"))
-    counts = {s: sum(r["status"] == s for r in rows) for s in _STATUSES}
+def _header(summary: RunSummary, rows: list[dict[str, Any]]) -> str:
+    run = summary.run
+    counts = _counts(rows)
     other = len(rows) - sum(counts.values())
-    ok = bool(rows) and counts["passed"] == len(rows)
-    verdict = (f'<span class="verdict {"s-passed" if ok else "s-failed"}">'
-               f'{"PASSED" if ok else "FAILED"}</span>')
+    word = verdict(r["status"] for r in rows)
+    css = {"PASSED": "s-passed", "FAILED": "s-failed"}.get(word, "s-not-checked")
     meta: list[tuple[str, str]] = [
-        ("Started", _e(run.get("started") or "—")),
-        ("Finished", _e(run.get("finished") or "—")),
+        ("Started", _e(run.started or "—")),
+        ("Finished", _e(run.finished or "—")),
     ]
-    duration = _duration(run.get("started"), run.get("finished"))
+    duration = _duration(run.started, run.finished)
     if duration:
         meta.append(("Duration", _e(duration)))
-    meta += [("Backend", _e(run.get("backend") or "—")), ("Dataset", _e(run.get("dataset") or "—"))]
-    engine = _d(run.get("engine"))
-    if engine:
-        meta.append(("Engines", " ".join(f"<code>{_e(k)} {_e(v)}</code>"
-                                         for k, v in engine.items())))
-    meta.append(("Outputs", '<span class="counts">'
-                 f'<span>{len(rows)} total</span>'
-                 f'<span>{_badge("passed")} {counts["passed"]}</span>'
-                 f'<span>{_badge("failed")} {counts["failed"]}</span>'
-                 f'<span>{_badge("error")} {counts["error"]}</span>'
-                 + (f"<span>other {other}</span>" if other else "") + "</span>"))
+    meta += [("Backend", _e(run.backend or "—")), ("Dataset", _e(", ".join(run.datasets) or "—"))]
+    if run.engine:
+        meta.append(
+            ("Engines", " ".join(f"<code>{_e(k)} {_e(v)}</code>" for k, v in run.engine.items()))
+        )
+    meta.append(
+        (
+            "Outputs",
+            '<span class="counts">'
+            f"<span>{len(rows)} total</span>"
+            + "".join(
+                f"<span>{_badge(s)} {counts[s]}</span>"
+                for s in (*_STATUSES, NOT_CHECKED)
+                if s != NOT_CHECKED or counts[s]
+            )
+            + (f"<span>other {other}</span>" if other else "")
+            + "</span>",
+        )
+    )
     dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in meta)
-    return f'<h1 id="top">Parity report {verdict}</h1>\n<dl class="meta">{dl}</dl>\n'
+    return (
+        f'<h1 id="top">Parity report <span class="verdict {css}">{word}</span></h1>\n'
+        f'<dl class="meta">{dl}</dl>\n'
+    )
 
 
 def _duration(started: Any, finished: Any) -> str | None:
@@ -280,78 +250,98 @@ def _duration(started: Any, finished: Any) -> str | None:
 
 
 def _summary_table(rows: list[dict[str, Any]]) -> str:
-    head = ("<thead><tr><th>Model</th><th>Output</th><th>Status</th><th class=num>Rows</th>"
-            "<th class=num>Failing columns</th><th class=num>Max rel diff</th>"
-            "<th class=num>Run s</th><th class=num>Compare s</th></tr></thead>")
+    head = (
+        "<thead><tr><th>Model</th><th>Dataset</th><th>Output</th><th>Status</th>"
+        "<th class=num>Rows</th><th class=num>Failing columns</th>"
+        "<th class=num>Max rel diff</th><th class=num>Run s</th><th class=num>Compare s</th>"
+        "</tr></thead>"
+    )
     body: list[str] = []
     for row in rows:
         model, out = row["model"], row["output"]
-        comparison = _d(out.get("comparison"))
+        comparison = out.comparison or {}
         cells = []
+        span = f' rowspan="{row["span"]}"' if row["span"] > 1 else ""
         if row["first"]:
-            span = f' rowspan="{row["span"]}"' if row["span"] > 1 else ""
-            cells.append(f"<td{span}><b>{_e(model.get('model') or '—')}</b></td>")
-        name = _e(out.get("output") or ("(no outputs)" if row["placeholder"] else "—"))
+            cells.append(
+                f"<td{span}><b>{_e(model.model or '—')}</b></td>"
+                f"<td{span}>{_e(model.dataset or '—')}</td>"
+            )
+        name = _e(out.output or ("(no outputs)" if row["placeholder"] else "—"))
         if row["anchor"]:
             name = f'<a href="#{_e(row["anchor"])}">{name}</a>'
         cells.append(f"<td>{name}</td><td>{_badge(row['status'])}</td>")
-        rows_n = out.get("rows")
-        if rows_n is None:
-            rows_n = _d(comparison.get("rows")).get("actual")
-        failing = len(_failing_columns(comparison)) if comparison else None
-        cells.append(f"<td class=num>{_fmt_int(rows_n)}</td>"
-                     f"<td class=num>{'—' if failing is None else failing}</td>"
-                     f"<td class=num>{_fmt_g(_max_rel(comparison))}</td>")
+        failing = len(out.failing_columns) if comparison else None
+        cells.append(
+            f"<td class=num>{_fmt_int(out.rows)}</td>"
+            f"<td class=num>{'—' if failing is None else failing}</td>"
+            f"<td class=num>{_fmt_g(_max_rel(comparison))}</td>"
+        )
         if row["first"]:
-            span = f' rowspan="{row["span"]}"' if row["span"] > 1 else ""
-            cells.append(f"<td class=num{span}>{_fmt_secs(model.get('run_seconds'))}</td>")
-        cells.append(f"<td class=num>{_fmt_secs(out.get('compare_seconds'))}</td>")
+            cells.append(f"<td class=num{span}>{_fmt_secs(model.run_seconds)}</td>")
+        cells.append(f"<td class=num>{_fmt_secs(out.compare_seconds)}</td>")
         body.append(f'<tr class="row-{_e(row["status"])}">' + "".join(cells) + "</tr>")
     if not body:
-        body.append('<tr><td colspan="8" class="muted">No models in this run.</td></tr>')
-    return (f'<h2>Summary</h2>\n<table id="summary">{head}<tbody>\n' + "\n".join(body)
-            + "\n</tbody></table>\n")
+        body.append('<tr><td colspan="9" class="muted">No models in this run.</td></tr>')
+    return (
+        f'<h2>Summary</h2>\n<table id="summary">{head}<tbody>\n'
+        + "\n".join(body)
+        + "\n</tbody></table>\n"
+    )
 
 
 def _sample_keys(sample: Any) -> str:
     keys = _l(sample)
     if not keys:
         return ""
-    return '<span class="keys"> e.g. ' + "".join(f"<code>{_fmt_key(k)}</code>"
-                                                  for k in keys[:10]) + "</span>"
+    return (
+        '<span class="keys"> e.g. '
+        + "".join(f"<code>{_fmt_key(k)}</code>" for k in keys[:10])
+        + "</span>"
+    )
 
 
 def _detail(row: dict[str, Any]) -> str:
-    model, out = row["model"], row["output"]
-    comparison = _d(out.get("comparison"))
+    model: ModelRecord = row["model"]
+    out: OutputRecord = row["output"]
+    comparison = out.comparison or {}
     status = row["status"]
-    title = _e(model.get("model") or "—")
-    if out.get("output"):
-        title += f" / {_e(out['output'])}"
-    parts = [f'<section class="detail {_e(status)}" id="{_e(row["anchor"])}">',
-             '<a class="top" href="#top">↑ summary</a>',
-             f"<h2>{title} {_badge(status)}</h2>"]
+    title = _e(model.model or "—")
+    if out.output:
+        title += f" / {_e(out.output)}"
+    if model.dataset:
+        title += f" <span class=muted>on {_e(model.dataset)}</span>"
+    parts = [
+        f'<section class="detail {_e(status)}" id="{_e(row["anchor"])}">',
+        '<a class="top" href="#top">↑ summary</a>',
+        f"<h2>{title} {_badge(status)}</h2>",
+    ]
     facts = []
-    if model.get("dataset"):
-        facts.append(f"dataset <code>{_e(model['dataset'])}</code>")
+    if model.dataset:
+        facts.append(f"dataset <code>{_e(model.dataset)}</code>")
     keys = _l(comparison.get("keys"))
     if keys:
         facts.append("keys " + ", ".join(f"<code>{_e(k)}</code>" for k in keys))
     rows = _d(comparison.get("rows"))
     if rows:
-        facts.append("rows expected <b>{}</b> · actual <b>{}</b> · matched <b>{}</b>".format(
-            _fmt_int(rows.get("expected")), _fmt_int(rows.get("actual")),
-            _fmt_int(rows.get("matched"))))
-    rows_in = _d(model.get("rows_in"))
-    if rows_in:
-        facts.append("inputs " + ", ".join(f"<code>{_e(k)}</code> {_fmt_int(v)}"
-                                           for k, v in rows_in.items()))
+        facts.append(
+            "rows expected <b>{}</b> · actual <b>{}</b> · matched <b>{}</b>".format(
+                _fmt_int(rows.get("expected")),
+                _fmt_int(rows.get("actual")),
+                _fmt_int(rows.get("matched")),
+            )
+        )
+    if model.rows_in:
+        facts.append(
+            "inputs "
+            + ", ".join(f"<code>{_e(k)}</code> {_fmt_int(v)}" for k, v in model.rows_in.items())
+        )
     if facts:
         parts.append('<p class="muted">' + " &nbsp;|&nbsp; ".join(facts) + "</p>")
 
-    errors = [("Error", out.get("error"))]
-    if model.get("error") and model.get("error") != out.get("error"):
-        errors.append(("Model error", model.get("error")))
+    errors = [("Error", out.error)]
+    if model.error and model.error != out.error:
+        errors.append(("Model error", model.error))
     for label, text in errors:
         if text:
             parts.append(f"<h3>{label}</h3><pre>{_e(text)}</pre>")
@@ -364,8 +354,14 @@ def _detail(row: dict[str, Any]) -> str:
     if hints:
         parts.append("<h3>Hints</h3><ul>" + "".join(f"<li>{_e(h)}</li>" for h in hints) + "</ul>")
     parts.append(_changes(model))
+    if model.data_quality:
+        parts.append(
+            "<h3>Input data-quality warnings</h3><ul>"
+            + "".join(f"<li>{_e(w)}</li>" for w in model.data_quality)
+            + "</ul>"
+        )
     parts.append(_chart(comparison))
-    if not comparison and not out.get("error") and not model.get("error"):
+    if not comparison and not out.error and not model.error:
         parts.append('<p class="muted">No comparison and no error were recorded.</p>')
     parts.append("</section>")
     return "\n".join(p for p in parts if p)
@@ -379,22 +375,37 @@ def _schema(schema: Mapping[str, Any]) -> str:
         return ""
     out = ["<h3>Schema differences</h3><ul>"]
     if missing:
-        out.append("<li>Missing in output (in golden): "
-                   + ", ".join(f"<code>{_e(c)}</code>" for c in missing) + "</li>")
+        out.append(
+            "<li>Missing in output (in golden): "
+            + ", ".join(f"<code>{_e(c)}</code>" for c in missing)
+            + "</li>"
+        )
     if extra:
-        out.append("<li>Extra in output (not in golden): "
-                   + ", ".join(f"<code>{_e(c)}</code>" for c in extra) + "</li>")
+        out.append(
+            "<li>Extra in output (not in golden): "
+            + ", ".join(f"<code>{_e(c)}</code>" for c in extra)
+            + "</li>"
+        )
     out.append("</ul>")
     if changes:
-        out.append("<table><thead><tr><th>Column</th><th>Golden type</th><th>Output type</th>"
-                   "<th>Tolerated</th></tr></thead><tbody>")
+        out.append(
+            "<table><thead><tr><th>Column</th><th>Golden type</th><th>Output type</th>"
+            "<th>Tolerated</th></tr></thead><tbody>"
+        )
         for c in changes:
             tolerated = c.get("tolerated")
-            tol = ("yes" if tolerated is True
-                   else '<b style="color:var(--fail)">no</b>' if tolerated is False else "—")
-            out.append(f"<tr><td><code>{_e(c.get('column'))}</code></td>"
-                       f"<td>{_e(c.get('expected'))}</td><td>{_e(c.get('actual'))}</td>"
-                       f"<td>{tol}</td></tr>")
+            tol = (
+                "yes"
+                if tolerated is True
+                else '<b style="color:var(--fail)">no</b>'
+                if tolerated is False
+                else "—"
+            )
+            out.append(
+                f"<tr><td><code>{_e(c.get('column'))}</code></td>"
+                f"<td>{_e(c.get('expected'))}</td><td>{_e(c.get('actual'))}</td>"
+                f"<td>{tol}</td></tr>"
+            )
         out.append("</tbody></table>")
     return "".join(out)
 
@@ -405,37 +416,47 @@ def _keys_section(comparison: Mapping[str, Any]) -> str:
     dup = _d(comparison.get("duplicate_keys"))
     items = []
     if (_num(missing.get("count")) or 0) > 0:
-        items.append(f"<li><b>{_fmt_int(missing['count'])}</b> missing keys (in golden, not in "
-                     f"output){_sample_keys(missing.get('sample'))}</li>")
+        items.append(
+            f"<li><b>{_fmt_int(missing['count'])}</b> missing keys (in golden, not in "
+            f"output){_sample_keys(missing.get('sample'))}</li>"
+        )
     if (_num(extra.get("count")) or 0) > 0:
-        items.append(f"<li><b>{_fmt_int(extra['count'])}</b> extra keys (in output, not in "
-                     f"golden){_sample_keys(extra.get('sample'))}</li>")
+        items.append(
+            f"<li><b>{_fmt_int(extra['count'])}</b> extra keys (in output, not in "
+            f"golden){_sample_keys(extra.get('sample'))}</li>"
+        )
     for side, label in (("expected", "golden"), ("actual", "output")):
         if (_num(dup.get(side)) or 0) > 0:
-            items.append(f"<li><b>{_fmt_int(dup[side])}</b> duplicate keys in {label}"
-                         f"{_sample_keys(dup.get('sample_' + side))}</li>")
+            items.append(
+                f"<li><b>{_fmt_int(dup[side])}</b> duplicate keys in {label}"
+                f"{_sample_keys(dup.get('sample_' + side))}</li>"
+            )
     return "<h3>Keys</h3><ul>" + "".join(items) + "</ul>" if items else ""
 
 
 def _columns_table(comparison: Mapping[str, Any]) -> str:
-    failing = _failing_columns(comparison)
+    failing = failing_columns(comparison)
     if not failing:
         return ""
     columns = _d(comparison.get("columns"))
     counts = _d(comparison.get("mismatch_counts"))
-    out = ["<h3>Failing columns</h3><table><thead><tr><th>Column</th><th>Type</th>"
-           "<th class=num>Mismatches</th><th class=num>rtol</th><th class=num>atol</th>"
-           "<th class=num>Max abs diff</th><th class=num>Max rel diff</th></tr></thead><tbody>"]
+    out = [
+        "<h3>Failing columns</h3><table><thead><tr><th>Column</th><th>Type</th>"
+        "<th class=num>Mismatches</th><th class=num>rtol</th><th class=num>atol</th>"
+        "<th class=num>Max abs diff</th><th class=num>Max rel diff</th></tr></thead><tbody>"
+    ]
     for name in failing:
         col = _d(columns.get(name))
         mismatches = col.get("mismatches", counts.get(name))
         kind = " / ".join(_e(x) for x in (col.get("type"), col.get("kind")) if x)
-        out.append(f"<tr><td><code>{_e(name)}</code></td><td>{kind or '—'}</td>"
-                   f"<td class=num>{_fmt_int(mismatches)}</td>"
-                   f"<td class=num>{_fmt_g(col.get('rtol'))}</td>"
-                   f"<td class=num>{_fmt_g(col.get('atol'))}</td>"
-                   f"<td class=num>{_fmt_g(col.get('max_abs_diff'))}</td>"
-                   f"<td class=num>{_fmt_g(col.get('max_rel_diff'))}</td></tr>")
+        out.append(
+            f"<tr><td><code>{_e(name)}</code></td><td>{kind or '—'}</td>"
+            f"<td class=num>{_fmt_int(mismatches)}</td>"
+            f"<td class=num>{_fmt_g(col.get('rtol'))}</td>"
+            f"<td class=num>{_fmt_g(col.get('atol'))}</td>"
+            f"<td class=num>{_fmt_g(col.get('max_abs_diff'))}</td>"
+            f"<td class=num>{_fmt_g(col.get('max_rel_diff'))}</td></tr>"
+        )
     out.append("</tbody></table>")
     return "".join(out)
 
@@ -446,155 +467,61 @@ def _samples(comparison: Mapping[str, Any]) -> str:
     for name, rows in samples.items():
         for sample in _l(rows):
             s = _d(sample)
-            body.append(f"<tr><td><code>{_e(name)}</code></td>"
-                        f"<td class=mono>{_fmt_key(s.get('key'))}</td>"
-                        f"<td class=mono>{_fmt_value(s.get('expected'))}</td>"
-                        f"<td class=mono>{_fmt_value(s.get('actual'))}</td>"
-                        f"<td class=num>{_fmt_g(s.get('abs_diff'))}</td>"
-                        f"<td class=num>{_fmt_g(s.get('rel_diff'))}</td></tr>")
+            body.append(
+                f"<tr><td><code>{_e(name)}</code></td>"
+                f"<td class=mono>{_fmt_key(s.get('key'))}</td>"
+                f"<td class=mono>{_fmt_value(s.get('expected'))}</td>"
+                f"<td class=mono>{_fmt_value(s.get('actual'))}</td>"
+                f"<td class=num>{_fmt_g(s.get('abs_diff'))}</td>"
+                f"<td class=num>{_fmt_g(s.get('rel_diff'))}</td></tr>"
+            )
     if not body:
         return ""
-    return ("<h3>Example rows</h3><table><thead><tr><th>Column</th><th>Key</th>"
-            "<th>Expected (golden)</th><th>Actual (output)</th><th class=num>Abs diff</th>"
-            "<th class=num>Rel diff</th></tr></thead><tbody>" + "".join(body) + "</tbody></table>")
+    return (
+        "<h3>Example rows</h3><table><thead><tr><th>Column</th><th>Key</th>"
+        "<th>Expected (golden)</th><th>Actual (output)</th><th class=num>Abs diff</th>"
+        "<th class=num>Rel diff</th></tr></thead><tbody>" + "".join(body) + "</tbody></table>"
+    )
 
 
-def _changes(model: Mapping[str, Any]) -> str:
-    if "fingerprint_changes" not in model:
+def _changes(model: ModelRecord) -> str:
+    if model.fingerprint_changes is None:  # no golden was read: nothing to compare with
         return ""
-    changes = [c for c in _l(model.get("fingerprint_changes")) if c]
-    if not changes:
-        return ("<h3>What changed since the golden</h3><p class=muted>Nothing: same code, spec "
-                "and fixtures as when the golden was made.</p>")
-    return ("<h3>What changed since the golden</h3><ul>"
-            + "".join(f"<li><code>{_e(c)}</code></li>" for c in changes) + "</ul>")
-
-
-# ---------------------------------------------------------------------------------------------
-# inline SVG: max relative difference per column, horizontal bars on a log10 scale
-
-
-def _chart(comparison: Mapping[str, Any]) -> str:
-    columns = _d(comparison.get("columns"))
-    failing = set(_failing_columns(comparison))
-    names = list(dict.fromkeys([*map(str, columns), *sorted(failing)]))
-    if not names:
-        return ""
-    items = [(n, _num(_d(columns.get(n)).get("max_rel_diff")),
-              _num(_d(columns.get(n)).get("rtol")), n in failing) for n in names]
-    items.sort(key=_chart_order)
-    shown = items[:_MAX_CHART_COLUMNS]
-    note = (f'<p class="muted">Showing the {len(shown)} largest of {len(items)} columns.</p>'
-            if len(items) > len(shown) else "")
-    return ("<h3>Max relative difference per column (log scale)</h3>"
-            + _svg_bars(shown) + note)
-
-
-def _chart_order(item: tuple[str, float | None, float | None, bool]) -> tuple[int, float]:
-    """inf first, then NaN, then largest finite, then exact zeros, then unknown."""
-    value = item[1]
-    if value is None:
-        return (4, 0.0)
-    if math.isnan(value):
-        return (1, 0.0)
-    if math.isinf(value):
-        return (0, 0.0)
-    if value == 0:
-        return (3, 0.0)
-    return (2, -abs(value))
-
-
-def _svg_bars(items: Iterable[tuple[str, float | None, float | None, bool]]) -> str:
-    items = list(items)
-    positives = [abs(v) for _, v, _, _ in items if v is not None and math.isfinite(v) and v != 0]
-    positives += [t for _, _, t, _ in items if t is not None and math.isfinite(t) and t > 0]
-    if positives:
-        lo = max(math.floor(math.log10(min(positives))), -320)
-        # up to at least 1e0 (100 %): the largest finite bar never looks like an infinite one
-        hi = max(math.ceil(math.log10(max(positives))), 0)
-    else:
-        lo, hi = -12, 0
-    if hi <= lo:
-        hi = lo + 1
-    label_w, bar_w, value_w, row_h, top = 200, 520, 110, 22, 30
-    width = label_w + bar_w + value_w
-    height = top + row_h * len(items) + 26
-
-    def x_of(v: float) -> float:
-        frac = (math.log10(v) - lo) / (hi - lo)
-        return label_w + min(max(frac, 0.0), 1.0) * bar_w
-
-    out = [f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-           'role="img" aria-label="Max relative difference per column, log scale">']
-    step = max(1, math.ceil((hi - lo) / 8))
-    for exp in range(lo, hi + 1, step):
-        x = label_w + (exp - lo) / (hi - lo) * bar_w
-        out.append(f'<line class="axis" x1="{x:.1f}" y1="{top - 6}" x2="{x:.1f}" '
-                   f'y2="{height - 26}"/><text class="tick" x="{x:.1f}" y="{top - 10}" '
-                   f'text-anchor="middle">1e{exp}</text>')
-    for i, (name, value, rtol, is_failing) in enumerate(items):
-        y = top + i * row_h
-        short = name if len(name) <= 30 else name[:29] + "…"
-        out.append(f'<g><title>{_e(name)}: {_e(_fmt_g(value, 6))}</title>'
-                   f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end">{_e(short)}</text>')
-        color = "#cf222e" if is_failing else "#2da44e"
-        text, text_color = _fmt_g(value), "#1f2328"
-        if value is None:
-            text, text_color = "n/a", "#57606a"
-        elif math.isnan(value):
-            text, text_color = "NaN", "#9a6700"
-            out.append(f'<rect x="{label_w}" y="{y + 4}" width="{bar_w}" height="14" '
-                       'fill="none" stroke="#d4a72c" stroke-dasharray="4 3"/>')
-        elif math.isinf(value):
-            text = "∞"
-            out.append(f'<rect x="{label_w}" y="{y + 4}" width="{bar_w}" height="14" '
-                       f'fill="{color}" opacity="0.85"/>'
-                       f'<text x="{label_w + bar_w - 6}" y="{y + 15}" text-anchor="end" '
-                       'style="fill:#fff;font-weight:700">→</text>')
-        elif value == 0:
-            text, text_color = "0 (exact)", "#1a7f37"
-        else:
-            bar = max(2.0, x_of(abs(value)) - label_w)
-            out.append(f'<rect x="{label_w}" y="{y + 4}" width="{bar:.1f}" height="14" '
-                       f'fill="{color}" opacity="0.85"/>')
-        if rtol is not None and math.isfinite(rtol) and rtol > 0:
-            xt = x_of(rtol)
-            out.append(f'<line x1="{xt:.1f}" y1="{y + 1}" x2="{xt:.1f}" y2="{y + 21}" '
-                       'stroke="#1f2328" stroke-width="2"/>')
-        out.append(f'<text x="{label_w + bar_w + 8}" y="{y + 15}" '
-                   f'style="fill:{text_color}">{_e(text)}</text></g>')
-    ly = height - 8
-    out.append(f'<rect x="{label_w}" y="{ly - 9}" width="10" height="10" fill="#cf222e"/>'
-               f'<text x="{label_w + 14}" y="{ly}">failing column</text>'
-               f'<rect x="{label_w + 120}" y="{ly - 9}" width="10" height="10" fill="#2da44e"/>'
-               f'<text x="{label_w + 134}" y="{ly}">within tolerance</text>'
-               f'<line x1="{label_w + 250}" y1="{ly - 10}" x2="{label_w + 250}" y2="{ly + 2}" '
-               f'stroke="#1f2328" stroke-width="2"/>'
-               f'<text x="{label_w + 256}" y="{ly}">rtol</text>')
-    out.append("</svg>")
-    return "".join(out)
+    if not model.fingerprint_changes:
+        return (
+            "<h3>What changed since the golden</h3><p class=muted>Nothing: same code, spec "
+            "and fixtures as when the golden was made.</p>"
+        )
+    return (
+        "<h3>What changed since the golden</h3><ul>"
+        + "".join(f"<li><code>{_e(c)}</code></li>" for c in model.fingerprint_changes)
+        + "</ul>"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 
 
-def render_html(summary: Mapping[str, Any]) -> str:
+def render_html(summary: RunSummary | Mapping[str, Any]) -> str:
     """The whole report as one self-contained HTML string (inline CSS and SVG, no scripts)."""
-    summary = _d(summary)
+    if not isinstance(summary, RunSummary):
+        summary = RunSummary.from_dict(summary)
     rows = _rows_of(summary)
     details = [_detail(r) for r in rows if r["anchor"]]
     body = [_header(summary, rows), _summary_table(rows)]
     if details:
         body.append(f"<h2 style='margin-top:28px'>Failures ({len(details)})</h2>")
         body.extend(details)
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{_e(_title(summary, rows))}</title>\n<style>{_CSS}</style>\n</head>\n"
-            "<body>\n" + "\n".join(body) + "\n</body>\n</html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{_e(_title(rows, summary))}</title>\n<style>{_CSS}</style>\n</head>\n"
+        "<body>\n" + "\n".join(body) + "\n</body>\n</html>\n"
+    )
 
 
-def write_html(summary: Mapping[str, Any], path: Path) -> Path:
+def write_html(summary: RunSummary | Mapping[str, Any], path: Path) -> Path:
     """Render ``summary`` to ``path`` (parents created); returns the path for chaining."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,57 +1,103 @@
 """The run summary: per-worker parts merged into ``summary.json`` and ``report.html``.
 
-Each pytest process (each xdist worker) writes one JSON part per model x dataset; the
-controller merges them when the run ends, so the summary is complete whichever worker ran
-which model.
+Each pytest process (each xdist worker) writes one JSON part per model x dataset (a
+``ModelRecord``); the controller merges them when the run ends, so the summary is complete
+whichever worker ran which model. ``harness run --report-dir`` writes the same two files.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+
+from harness.report.records import ModelRecord, RunRecord, RunSummary, run_engine
+
+PARTS = ".parts"
 
 
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).replace(microsecond=0).isoformat()
 
 
-def merge_parts(parts_dir: Path) -> list[dict[str, Any]]:
+def write_part(report_dir: Path, record: ModelRecord, worker: str) -> Path:
+    """One process's record of one model x dataset, for the controller to merge."""
+    parts = Path(report_dir) / PARTS
+    parts.mkdir(parents=True, exist_ok=True)
+    path = parts / f"{record.model}-{record.dataset}-{worker}.json"
+    path.write_text(json.dumps(record.to_dict(), default=str))
+    return path
+
+
+def clear_parts(report_dir: Path) -> None:
+    """Drop the parts an earlier run left, so they never leak into this run's summary."""
+    for old in (Path(report_dir) / PARTS).glob("*.json"):
+        old.unlink()
+
+
+def merge_parts(parts_dir: Path) -> list[ModelRecord]:
     models = []
     for part in sorted(parts_dir.glob("*.json")):
         try:
-            models.append(json.loads(part.read_text()))
+            models.append(ModelRecord.from_dict(json.loads(part.read_text())))
         except ValueError:
-            models.append({"model": part.stem, "status": "error",
-                           "error": f"unreadable report part {part.name}", "outputs": []})
-    return sorted(models, key=lambda m: (m.get("model", ""), m.get("dataset", "")))
+            models.append(ModelRecord(part.stem, "", error=f"unreadable report part {part.name}"))
+    return sorted(models, key=lambda m: (m.model, m.dataset))
 
 
-def build_summary(models: list[dict[str, Any]], *, backend: str, datasets: list[str],
-                  engine: dict[str, str], started: float, finished: float) -> dict[str, Any]:
-    engine = engine or next((m["engine"] for m in models if m.get("engine")), {})
-    counts: dict[str, int] = {}
-    for m in models:
-        for o in m.get("outputs", []):
-            counts[o.get("status", "error")] = counts.get(o.get("status", "error"), 0) + 1
-    return {"run": {"started": _iso(started), "finished": _iso(finished),
-                    "seconds": round(finished - started, 1), "backend": backend,
-                    "dataset": ",".join(datasets), "engine": engine, "counts": counts},
-            "models": models}
+def build_summary(
+    models: Iterable[ModelRecord],
+    *,
+    backend: str,
+    datasets: list[str],
+    engine: Mapping[str, str] | None,
+    started: float,
+    finished: float,
+) -> RunSummary:
+    models = list(models)
+    return RunSummary(
+        RunRecord(
+            _iso(started),
+            _iso(finished),
+            round(finished - started, 1),
+            backend,
+            list(datasets),
+            run_engine(models, engine),
+        ),
+        models,
+    )
 
 
-def write_reports(report_dir: Path, *, backend: str, datasets: list[str],
-                  engine: dict[str, str], started: float, finished: float) -> dict[str, Path]:
+def write_summary(report_dir: Path, summary: RunSummary) -> dict[str, Path]:
+    """``summary.json`` (atomically replaced) and ``report.html`` in ``report_dir``."""
     from harness.report.html import write_html
 
+    report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
-    summary = build_summary(merge_parts(report_dir / ".parts"), backend=backend,
-                            datasets=datasets, engine=engine, started=started,
-                            finished=finished)
     json_path = report_dir / "summary.json"
     tmp = json_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(summary, indent=2, default=str))
+    tmp.write_text(json.dumps(summary.to_dict(), indent=2, default=str))
     tmp.replace(json_path)
-    html_path = write_html(summary, report_dir / "report.html")
-    return {"json": json_path, "html": html_path}
+    return {"json": json_path, "html": write_html(summary, report_dir / "report.html")}
+
+
+def write_reports(
+    report_dir: Path,
+    *,
+    backend: str,
+    datasets: list[str],
+    engine: Mapping[str, str] | None,
+    started: float,
+    finished: float,
+) -> dict[str, Path]:
+    """Merge the run's parts into ``summary.json`` and ``report.html``."""
+    summary = build_summary(
+        merge_parts(Path(report_dir) / PARTS),
+        backend=backend,
+        datasets=datasets,
+        engine=engine,
+        started=started,
+        finished=finished,
+    )
+    return write_summary(report_dir, summary)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+
+from harness.report.records import failing_columns
 
 
 def _fmt(value: Any) -> str:
@@ -60,11 +63,7 @@ def format_comparison(result: dict[str, Any], max_examples: int = 5) -> str:
         )
 
     columns = result.get("columns", {})
-    failing = [
-        (name, c)
-        for name, c in columns.items()
-        if c.get("mismatches") or c.get("kind") == "incomparable"
-    ]
+    failing = [(name, columns[name]) for name in failing_columns(result)]
     if failing:
         lines.append(f"  {len(failing)} of {len(columns)} compared columns differ:")
         width = max(len(name) for name, _ in failing)
@@ -103,3 +102,11 @@ def format_comparison(result: dict[str, Any], max_examples: int = 5) -> str:
     for hint in result.get("hints", []):
         lines.append(f"  hint: {hint}")
     return "\n".join(lines)
+
+
+def format_changes(changes: Iterable[str]) -> str:
+    """What changed since the golden was made (a model's fingerprint changes), or ""."""
+    changes = list(changes)
+    if not changes:
+        return ""
+    return "  changed since the golden was made:\n    " + "\n    ".join(changes)

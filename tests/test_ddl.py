@@ -1,0 +1,51 @@
+"""Hive DDL column lists: parsing (fixtures' and outputs' schemas), type spelling, and the
+expected-schema check's wording."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.ddl import normalize_type, parse_ddl, schema_problems
+
+
+def test_parse_column_list_and_create_table() -> None:
+    assert parse_ddl("id BIGINT, name STRING COMMENT 'a, b', tags ARRAY<STRING>") == [
+        ("id", "BIGINT"),
+        ("name", "STRING"),
+        ("tags", "ARRAY<STRING>"),
+    ]
+    ddl = "CREATE TABLE t (  -- a comment\n `x` DECIMAL(12, 2),\n s STRUCT<a: INT, b: STRING>\n)"
+    assert parse_ddl(ddl) == [("x", "DECIMAL(12, 2)"), ("s", "STRUCT<a: INT, b: STRING>")]
+
+
+@pytest.mark.parametrize("text, message", [("", "no columns found"), ("id", "has no type")])
+def test_parse_errors(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_ddl(text)
+
+
+@pytest.mark.parametrize(
+    "ddl, spark",
+    [
+        ("INTEGER", "int"),
+        ("LONG", "bigint"),
+        ("DECIMAL", "decimal(10,0)"),
+        ("decimal(12, 2)", "decimal(12,2)"),
+        ("VARCHAR(10)", "string"),
+        ("MAP<STRING, LONG>", "map<string,bigint>"),
+        ("STRUCT<long: INT, b: REAL>", "struct<long:int,b:float>"),
+    ],
+)
+def test_normalize_type_uses_sparks_spelling(ddl: str, spark: str) -> None:
+    assert normalize_type(ddl) == spark
+
+
+def test_schema_problems_name_each_column() -> None:
+    expected = [("id", "BIGINT"), ("Premium", "DOUBLE"), ("gone", "STRING")]
+    actual = [("ID", "bigint"), ("premium", "decimal(10,2)"), ("extra", "int")]
+    assert schema_problems(expected, actual) == [
+        "column 'gone' is missing (expected string)",
+        "column 'premium' is decimal(10,2), expected double",
+        "column 'extra' (int) is not in the expected schema",
+    ]
+    assert schema_problems([("a", "INTEGER")], [("a", "int")]) == []
