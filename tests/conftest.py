@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.backends import get_spark
 from harness.pytest_options import chosen_backend, opt
 
 pytest_plugins = ["pytester"]
@@ -55,3 +56,14 @@ def _chosen_backend_for_children(
     remote = opt(request.config, "remote")
     if remote:
         monkeypatch.setenv("SPARK_REMOTE", remote)
+
+
+@pytest.fixture(scope="session")
+def spark(pytestconfig: pytest.Config):
+    """This run's session on the chosen backend, for tests that hold on any backend (a test
+    module's own ``spark`` fixture overrides it)."""
+    return get_spark(
+        chosen_backend(pytestconfig),
+        remote=opt(pytestconfig, "remote"),
+        profile=opt(pytestconfig, "databricks-profile"),
+    )

@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 # Starts and stops local JVMs and Connect servers of its own: it needs a process with no
 # session of another backend (scripts/run-tests.sh runs it alone, -n 0).
 pytestmark = pytest.mark.local_only(
-    "a process with no other session: pytest tests/test_session.py -n 0"
+    "starts its own JVMs and servers; run it alone: pytest tests/test_session.py -n 0"
 )
 DATABRICKS_PYTHON = REPO / ".venv-databricks" / "bin" / "python"
 
