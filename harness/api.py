@@ -21,6 +21,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 
 from harness import fingerprint as fp
+from harness.backends import sees_local_files
 from harness.compare import CompareResult, compare
 from harness.ddl import schema_problems
 from harness.errors import (
@@ -43,6 +44,7 @@ from harness.golden import GoldenRef, GoldenStore
 from harness.runners import Profile, RunResult
 from harness.runners import run_model as _run_steps
 from harness.spec import DATASETS, ModelSpec, discover
+from harness.workdir import outputs_dir
 
 
 class DataQualityError(HarnessError):
@@ -101,16 +103,6 @@ class ModelRun:
     rows_out: dict[str, int] = field(default_factory=dict)
 
 
-def server_sees_local_files(spark: SparkSession) -> bool:
-    """Local Spark, or a Spark Connect server on this machine, can read our Parquet files."""
-    from harness.session import is_remote
-
-    if not is_remote(spark):
-        return True
-    remote = os.environ.get("SPARK_REMOTE", "")
-    return any(host in remote for host in ("127.0.0.1", "localhost"))
-
-
 _SCRATCH: dict[int, str] = {}
 
 
@@ -151,7 +143,7 @@ def load_inputs(spark: SparkSession, project: Project, spec: ModelSpec, dataset:
         rows = {t: full_rows(b, scale) for t, b in bundles.items() if b.recipe is not None}
         rows.update({b.name: rows[t] for t, b in bundles.items() if b.recipe is not None})
         rows.update(_referenced_rows(project, bundles, rows, scale))
-        cache = server_sees_local_files(spark)
+        cache = sees_local_files(spark)
         for table, bundle in bundles.items():
             frames[table] = load_full(spark, bundle, scale=scale, other_rows=rows, cache=cache)
     return frames, bundles
@@ -198,11 +190,11 @@ def run_model(spark: SparkSession, project: Project, spec: ModelSpec, dataset: s
     prof = profile if isinstance(profile, Profile) else Profile(profile, spec)
     result: RunResult = _run_steps(spark, spec, inputs, profile=prof)
     outputs, rows_out = dict(result.outputs), {}
-    if materialize and server_sees_local_files(spark):
+    if materialize and sees_local_files(spark):
         # Run the model once, here: the comparison then reads Parquet (and a failing one can
         # fetch its examples without re-running the model), and run and compare times are
         # measured apart. The files stay for inspection under .harness/outputs/.
-        base = project.root / ".harness" / "outputs" / spec.name / dataset / prof.name
+        base = outputs_dir(project.root) / spec.name / dataset / prof.name
         for name, df in result.outputs.items():
             try:
                 df.write.mode("overwrite").parquet(str(base / name))
@@ -265,7 +257,7 @@ def check_output(spark: SparkSession, store: GoldenStore, run: ModelRun, output:
 
     check_declared_schema(run, output)
     ref = GoldenRef(run.spec.name, run.dataset, output)
-    golden, manifest = store.read(spark, ref, local_files=server_sees_local_files(spark))
+    golden, manifest = store.read(spark, ref)
     started = time.perf_counter()
     kwargs = tolerances(run.spec, output, rtol)
     if strict:
@@ -283,7 +275,6 @@ def write_golden(spark: SparkSession, store: GoldenStore, run: ModelRun, output:
     return store.write(
         spark, run.outputs[output], GoldenRef(run.spec.name, run.dataset, output),
         keys=list(run.spec.outputs[output].keys),
-        local_files=server_sees_local_files(spark),
         provenance={"source": source, "reason": reason, "profile": run.profile,
                     "fingerprint": run.fingerprint,
                     "engine": engine or fp.engine_versions(spark, r=run.spec.uses_r),

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from harness import api
+from harness.backends import BACKENDS
 from harness.errors import HarnessError
 from harness.golden_import import FORMATS
 from harness.runners import PROFILES
@@ -31,7 +32,7 @@ def _backend(args: argparse.Namespace) -> str:
 
 
 def _spark(args: argparse.Namespace):
-    from harness.session import get_spark
+    from harness.backends import get_spark
 
     return get_spark(_backend(args), remote=getattr(args, "remote", None))
 
@@ -221,9 +222,9 @@ def cmd_nightly(args: argparse.Namespace, project: api.Project) -> int:
         if code:
             return code
     cmd = [sys.executable, "-m", "pytest", "suites", "-p", "harness.progress",
-           "--dataset", args.dataset, "--report-dir", str(out),
+           "--harness-dataset", args.dataset, "--harness-report-dir", str(out),
            f"--junitxml={out / 'junit.xml'}", "-o", "junit_family=xunit2", "-q",
-           "--backend", args.backend]
+           "--harness-backend", args.backend]
     if args.workers != "0":
         cmd += ["-n", args.workers]
     cmd += args.pytest_args
@@ -243,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def backend_opts(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--backend", choices=("local", "connect", "databricks"), default=None)
+        p.add_argument("--backend", choices=BACKENDS, default=None)
         p.add_argument("--remote", default=None, help="Spark Connect URL")
 
     sub.add_parser("list", help="models, their tables and how to run them")
@@ -285,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="full", choices=DATASETS)
     p.add_argument("--scale", type=float, default=float(os.environ.get("HARNESS_SCALE", 1.0)))
     p.add_argument("--workers", default="2", help="pytest-xdist workers (0: none)")
-    p.add_argument("--backend", default="local", choices=("local", "connect", "databricks"))
+    p.add_argument("--backend", default="local", choices=BACKENDS)
     p.add_argument("--skip-capture", action="store_true")
     p.add_argument("pytest_args", nargs=argparse.REMAINDER)
     return parser

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from harness import datagen
 from harness.ddl import parse_ddl
 from harness.errors import FixtureError
 from harness.fields import check_choice, check_fields, problem
+from harness.workdir import data_dir
 
 BUNDLE_FILE = "fixture.yaml"
 MANIFEST_FILE = "manifest.json"
@@ -235,11 +235,6 @@ def load_sample(spark: SparkSession, bundle: Bundle) -> DataFrame:
     raw = spark.createDataFrame(pdf, schema=schema) if len(pdf) else \
         spark.createDataFrame([], schema=schema)
     return _typed(raw, bundle)
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("HARNESS_DATA_DIR",
-                               Path(__file__).resolve().parent.parent / ".harness" / "data"))
 
 
 def full_rows(bundle: Bundle, scale: float) -> int:

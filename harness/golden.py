@@ -30,6 +30,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from harness.backends import sees_local_files
 from harness.errors import GoldenError, first_line
 from harness.fixtures import sha256_file
 
@@ -149,17 +150,16 @@ class GoldenStore:
                               f"{manifest['rows']}")
         return manifest
 
-    def read(self, spark: SparkSession, ref: GoldenRef, *, local_files: bool = True
-             ) -> tuple[DataFrame, dict[str, Any]]:
-        """Verified golden as a DataFrame. ``local_files=False`` reads on the client (for a
-        remote cluster that cannot see this machine's files)."""
+    def read(self, spark: SparkSession, ref: GoldenRef) -> tuple[DataFrame, dict[str, Any]]:
+        """Verified golden as a DataFrame: read by Spark when the backend sees this machine's
+        files, else on the client (a remote cluster cannot read our Parquet paths)."""
         manifest = self.verify(ref)
         base = self.path(ref) / self.current_version(ref)
         schema = T.StructType.fromJson(manifest["spark_schema"])
         files = [str(base / name) for name in sorted(manifest["files"])]
         if not files:
             return spark.createDataFrame([], schema), manifest
-        if local_files:
+        if sees_local_files(spark):
             return spark.read.schema(schema).parquet(*files), manifest
         table = pq.ParquetDataset(files).read()
         return spark.createDataFrame(table.to_pandas(), schema=schema), manifest
@@ -167,9 +167,9 @@ class GoldenStore:
     # -------------------------------------------------------------------------- writing
 
     def write(self, spark: SparkSession, df: DataFrame, ref: GoldenRef, *, keys: list[str],
-              provenance: dict[str, Any], local_files: bool = True, keep: int = KEEP_VERSIONS
-              ) -> dict[str, Any]:
-        """Write a new version and switch CURRENT to it atomically. Returns the manifest."""
+              provenance: dict[str, Any], keep: int = KEEP_VERSIONS) -> dict[str, Any]:
+        """Write a new version and switch CURRENT to it atomically. Returns the manifest.
+        Spark writes the Parquet when the backend sees this machine's files, else the client."""
         if provenance.get("source") not in SOURCES:
             raise GoldenError(f"provenance source must be one of {SOURCES}")
         if provenance.get("source") == "refresh" and not provenance.get("reason"):
@@ -180,6 +180,7 @@ class GoldenStore:
             shutil.rmtree(stale, ignore_errors=True)
         staging = base / f".staging-{uuid.uuid4().hex[:8]}"
         ordered = df.sortWithinPartitions(*keys) if keys else df
+        local_files = sees_local_files(spark)
         try:
             if local_files:
                 ordered.coalesce(1).write.parquet(str(staging / "data"))

@@ -18,13 +18,20 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from harness import api
 from harness.errors import HarnessError
 from harness.golden import GoldenRef
+from harness.pytest_options import (
+    add_options,
+    apply_deprecated_options,
+    chosen_backend,
+    is_worker,
+    worker_id,
+)
+from harness.pytest_options import opt as _opt
 from harness.report.records import ModelRecord
 from harness.spec import DATASETS, SPEC_FILE, load_spec
 
@@ -32,33 +39,7 @@ CHECKS = ("schema", "keys", "values")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("harness", "model-migration parity harness")
-    group.addoption("--dataset", action="append", choices=(*DATASETS, "all"),
-                    help="dataset(s) to run: sample (default), full, all")
-    group.addoption("--rtol", type=float, default=None,
-                    help="override every output's relative tolerance")
-    group.addoption("--golden-root", default=None, help="golden store location (golden/)")
-    group.addoption("--update-golden", action="store_true",
-                    help="refresh the selected goldens from this run (needs --reason)")
-    group.addoption("--reason", default="", help="approval reference for --update-golden")
-    group.addoption("--scale", type=float, default=None,
-                    help="full dataset size factor (default 1.0 or HARNESS_SCALE)")
-    group.addoption("--report-dir", default=None,
-                    help="write summary.json and report.html of the run here")
-    group.addoption("--backend", default=None, choices=("local", "connect", "databricks"),
-                    help="Spark backend (default: local, or HARNESS_BACKEND / ini harness_backend)")
-    group.addoption("--remote", default=None, help="Spark Connect URL sc://host:port")
-    group.addoption("--databricks-profile", default=None, help="~/.databrickscfg profile")
-    parser.addini("harness_backend", "default Spark backend", default="local")
-
-
-def _opt(config: pytest.Config, name: str) -> Any:
-    return config.getoption(name)
-
-
-def backend_of(config: pytest.Config) -> str:
-    return (_opt(config, "backend") or os.environ.get("HARNESS_BACKEND")
-            or config.getini("harness_backend") or "local")
+    add_options(parser)
 
 
 def datasets_of(config: pytest.Config) -> list[str]:
@@ -70,16 +51,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: full-scale runs, excluded from the default run")
     config.addinivalue_line("markers", "harness: generated model parity tests")
     config.addinivalue_line("markers", "xdist_group(name): keep tests on one xdist worker")
-    if _opt(config, "update_golden") and not _opt(config, "reason").strip():
-        raise pytest.UsageError("--update-golden needs --reason 'CR-123: why the change was "
-                                "approved' (it is recorded in the golden's provenance)")
+    apply_deprecated_options(config)
+    if _opt(config, "update-golden") and not _opt(config, "reason").strip():
+        raise pytest.UsageError("--harness-update-golden needs --harness-reason 'CR-123: why "
+                                "the change was approved' (it is recorded in the golden's "
+                                "provenance)")
     state = HarnessState(config)
     config.stash[STATE] = state
-    is_worker = hasattr(config, "workerinput")
-    wants_server = backend_of(config) == "connect" and not (
+    wants_server = chosen_backend(config) == "connect" and not (
         _opt(config, "remote") or os.environ.get("SPARK_REMOTE"))
-    if wants_server and not is_worker:
-        from harness.session import ConnectServer
+    if wants_server and not is_worker(config):
+        from harness.backends import ConnectServer
 
         server = ConnectServer()
         try:
@@ -92,7 +74,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     state = config.stash.get(STATE, None)
-    lines = [f"harness: backend {backend_of(config)}, datasets "
+    lines = [f"harness: backend {chosen_backend(config)}, datasets "
              f"{','.join(datasets_of(config))}, goldens {state.project.golden}"
              if state else "harness: not configured"]
     if state is not None and state.server is not None:
@@ -118,7 +100,7 @@ class HarnessState:
         self.config = config
         self.server = None
         self.project = api.Project.find(config.rootpath,
-                                        golden=_opt(config, "golden_root"))
+                                        golden=_opt(config, "golden-root"))
         self._spark = None
         self.runs: dict[tuple[str, str], api.ModelRun | HarnessError] = {}
         self.checks: dict[tuple[str, str, str], api.OutputCheck | HarnessError] = {}
@@ -128,11 +110,11 @@ class HarnessState:
     @property
     def spark(self):
         if self._spark is None:
-            from harness.session import get_spark
+            from harness.backends import get_spark
 
-            self._spark = get_spark(backend_of(self.config),
+            self._spark = get_spark(chosen_backend(self.config),
                                     remote=_opt(self.config, "remote"),
-                                    profile=_opt(self.config, "databricks_profile"))
+                                    profile=_opt(self.config, "databricks-profile"))
         return self._spark
 
     def scale(self) -> float:
@@ -176,7 +158,7 @@ class HarnessState:
             try:
                 run = self.run(model, dataset)
                 store = self.project.store()
-                if _opt(self.config, "update_golden"):
+                if _opt(self.config, "update-golden"):
                     self._update(run, output)
                 check = api.check_output(self.spark, store, run, output,
                                          rtol=_opt(self.config, "rtol"))
@@ -318,7 +300,7 @@ class SpecErrorItem(pytest.Item):
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
                                   items: list[pytest.Item]) -> None:
     expression = config.getoption("keyword")
-    if expression and not items and not hasattr(config, "workerinput"):
+    if expression and not items and not is_worker(config):
         state = config.stash[STATE]
         try:
             names = ", ".join(sorted(state.project.models))
@@ -336,8 +318,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         terminalreporter.section("golden refresh")
         for line in state.updated:
             terminalreporter.write_line(line)
-    report_dir = _opt(config, "report_dir")
-    if report_dir and not hasattr(config, "workerinput"):
+    report_dir = _opt(config, "report-dir")
+    if report_dir and not is_worker(config):
         terminalreporter.write_line(f"parity reports: {Path(report_dir).resolve()}")
 
 
@@ -346,21 +328,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = config.stash.get(STATE, None)
     if state is not None and state._spark is not None:
         api.drop_scratch_database(state._spark)
-    report_dir = _opt(config, "report_dir")
+    report_dir = _opt(config, "report-dir")
     if state is None or not report_dir:
         return
     from harness.report.summary import write_part, write_reports
 
-    worker = getattr(config, "workerinput", {}).get("workerid", "main")
+    worker = worker_id(config)
     for rec in state.records.values():
         write_part(Path(report_dir), rec, worker)
-    if not hasattr(config, "workerinput"):
+    if not is_worker(config):
         engine = {}
         if state._spark is not None:
             from harness.fingerprint import engine_versions
 
             engine = engine_versions(state._spark)
-        write_reports(Path(report_dir), backend=backend_of(config),
+        write_reports(Path(report_dir), backend=chosen_backend(config),
                       datasets=datasets_of(config), engine=engine,
                       started=state_started(config), finished=time.time())
 
@@ -372,8 +354,8 @@ def state_started(config: pytest.Config) -> float:
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     session.config._harness_started = time.time()
-    report_dir = _opt(session.config, "report_dir")
-    if report_dir and not hasattr(session.config, "workerinput"):
+    report_dir = _opt(session.config, "report-dir")
+    if report_dir and not is_worker(session.config):
         from harness.report.summary import clear_parts
 
         clear_parts(Path(report_dir))

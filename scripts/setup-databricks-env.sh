@@ -15,7 +15,7 @@
 #                            e.g. 'databricks-connect==15.4.*' to match an older cluster's DBR)
 #   HARNESS_DATABRICKS_VENV  where to create it (default: <repo>/.venv-databricks)
 #
-# Then run:  .venv-databricks/bin/pytest --backend databricks ...
+# Then run:  .venv-databricks/bin/pytest --harness-backend databricks ...
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -69,7 +69,7 @@ from importlib.metadata import version
 
 from databricks.connect import DatabricksSession  # noqa: F401
 
-import harness.session  # noqa: F401
+import harness.backends  # noqa: F401
 
 print(
     "[setup-databricks-env] databricks-connect", version("databricks-connect"),
@@ -77,4 +77,4 @@ print(
 )
 EOF
 
-say "done in $(( $(date +%s) - started ))s; run the databricks backend with: ${VENV#"$REPO"/}/bin/pytest --backend databricks ..."
+say "done in $(( $(date +%s) - started ))s; run the databricks backend with: ${VENV#"$REPO"/}/bin/pytest --harness-backend databricks ..."

@@ -1,12 +1,73 @@
-"""The harness's own tests; pytester runs generated suites on throwaway project copies."""
+"""The harness's own tests; pytester runs generated suites on throwaway project copies.
+
+They run on the backend the run was given (``--harness-backend``): every test sees it as
+``HARNESS_BACKEND`` (and ``SPARK_REMOTE`` for ``--harness-remote``), so the suites they run
+in-process or in a child process use that backend too. Tests that need the local backend
+are marked ``local_only`` and skip, with one line saying why, on any other.
+"""
 
 from __future__ import annotations
 
 import pytest
 from real_run import RealRun, real_run
 
+from harness.backends import get_spark
+from harness.pytest_options import chosen_backend, opt
+
 pytest_plugins = ["pytester"]
 
+# Modules that hold a local session of their own; mark them here until they carry the
+# marker (test_compare*: its module fixture asks for get_spark("local")).
+LOCAL_ONLY_MODULES = ("test_compare",)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "local_only(why): needs the local backend (py4j plan access, or a process of its own); "
+        "skipped on --harness-backend connect/databricks",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    backend = chosen_backend(config)
+    if backend == "local":
+        return
+    for item in items:
+        marker = item.get_closest_marker("local_only")
+        module = getattr(item, "module", None)
+        if marker is None and not (
+            module is not None and module.__name__.rpartition(".")[2].startswith(LOCAL_ONLY_MODULES)
+        ):
+            continue
+        why = marker.args[0] if marker is not None and marker.args else "py4j plan access"
+        item.add_marker(
+            pytest.mark.skip(
+                reason=f"needs the local backend ({why}); run without --harness-backend {backend}"
+            )
+        )
+
+
+@pytest.fixture(autouse=True)
+def _chosen_backend_for_children(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Suites a test runs (pytester in-process, a child harness) use this run's backend."""
+    monkeypatch.setenv("HARNESS_BACKEND", chosen_backend(request.config))
+    remote = opt(request.config, "remote")
+    if remote:
+        monkeypatch.setenv("SPARK_REMOTE", remote)
+
+
+@pytest.fixture(scope="session")
+def spark(pytestconfig: pytest.Config):
+    """This run's session on the chosen backend, for tests that hold on any backend (a test
+    module's own ``spark`` fixture overrides it)."""
+    return get_spark(
+        chosen_backend(pytestconfig),
+        remote=opt(pytestconfig, "remote"),
+        profile=opt(pytestconfig, "databricks-profile"),
+    )
 
 @pytest.fixture(scope="session")
 def real_summary_run(tmp_path_factory: pytest.TempPathFactory) -> RealRun:

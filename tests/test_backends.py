@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.backends.config import CLIENT_ONLY_ENV
+
 REPO = Path(__file__).resolve().parent.parent
 DATABRICKS_PY = REPO / ".venv-databricks" / "bin" / "python"
 pytestmark = [pytest.mark.backends, pytest.mark.xdist_group("backends")]
@@ -43,7 +45,10 @@ def pytest_cmd(python: Path | str, *args: str) -> list[str]:
 
 
 def env_for(root: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPARK_REMOTE", "PYTEST_"))}
+    """Our environment for a child pytest run on ``root``: nothing of this process's own
+    Connect client (the outer run may itself use one) or pytest state."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in CLIENT_ONLY_ENV and not k.startswith("PYTEST_")}
     env["HARNESS_WORKDIR"] = str(root / ".harness")
     return env
 
@@ -67,7 +72,7 @@ def wait_gone(pid: int, seconds: float = 60) -> bool:
 
 
 def test_connect_server_is_shared_by_two_workers_and_stopped(two_models):
-    proc = subprocess.run(pytest_cmd(sys.executable, "--backend", "connect", "-n", "2"),
+    proc = subprocess.run(pytest_cmd(sys.executable, "--harness-backend", "connect", "-n", "2"),
                           cwd=two_models, env=env_for(two_models), capture_output=True,
                           text=True, timeout=900)
     out = proc.stdout
@@ -88,7 +93,7 @@ def test_connect_server_is_shared_by_two_workers_and_stopped(two_models):
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
 def test_interrupted_run_leaves_no_server(two_models, how):
-    proc = subprocess.Popen(pytest_cmd(sys.executable, "--backend", "connect", "-n", "2"),
+    proc = subprocess.Popen(pytest_cmd(sys.executable, "--harness-backend", "connect", "-n", "2"),
                             cwd=two_models, env=env_for(two_models), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     pid = None
@@ -117,14 +122,14 @@ def test_interrupted_run_leaves_no_server(two_models, how):
 @pytest.mark.skipif(not DATABRICKS_PY.exists(),
                     reason="no .venv-databricks: bash scripts/setup-databricks-env.sh creates it")
 def test_databricks_connect_backend_against_local_server(two_models):
-    from harness.session import ConnectServer
+    from harness.backends import ConnectServer
 
     server = ConnectServer(workdir=two_models / ".harness" / "dbx-server")
     url = server.start()
     try:
         proc = subprocess.run(
-            pytest_cmd(DATABRICKS_PY, "-k", "adoption_rate", "--backend", "databricks",
-                       "--remote", url, "-p", "no:xdist", "-o", "addopts="),
+            pytest_cmd(DATABRICKS_PY, "-k", "adoption_rate", "--harness-backend",
+                       "databricks", "--harness-remote", url, "-p", "no:xdist", "-o", "addopts="),
             cwd=two_models, env=env_for(two_models), capture_output=True, text=True,
             timeout=900)
     finally:

@@ -27,9 +27,11 @@ REF = GoldenRef(MODEL, "sample", "adoption_rates")
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A throwaway copy of the repo's harness files, one model and its sample golden."""
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A throwaway copy of the repo's harness files, one model and its sample golden, with
+    a scratch folder of its own (its model outputs never meet the repo's)."""
     root = tmp_path / "proj"
+    monkeypatch.setenv("HARNESS_WORKDIR", str(root / ".harness"))
     (root / "suites").mkdir(parents=True)
     shutil.copytree(REPO / "suites" / MODEL, root / "suites" / MODEL)
     shutil.copytree(REPO / "fixtures", root / "fixtures")
@@ -183,9 +185,9 @@ def test_broken_spec_is_one_failing_test(pytester, project):
 
 
 def test_update_golden_needs_a_reason(pytester, project):
-    result = run_pytest(pytester, project, "--update-golden")
+    result = run_pytest(pytester, project, "--harness-update-golden")
     assert result.ret != 0
-    assert "--update-golden needs --reason" in result.stderr.str()
+    assert "--harness-update-golden needs --harness-reason" in result.stderr.str()
 
 
 def test_refresh_writes_new_version_with_provenance_and_keeps_the_old(pytester, project):
@@ -193,7 +195,8 @@ def test_refresh_writes_new_version_with_provenance_and_keeps_the_old(pytester, 
     before = store.current_version(REF)
     hql = project / "suites" / MODEL / "adoption_rate.hql"
     hql.write_text(hql.read_text().replace("AVG(p.base_premium *", "AVG(2.0 * p.base_premium *"))
-    result = run_pytest(pytester, project, "-k", MODEL, "--update-golden", "--reason",
+    result = run_pytest(pytester, project, "-k", MODEL, "--harness-update-golden",
+                        "--harness-reason",
                         "CR-123: premium doubled")
     result.assert_outcomes(passed=4)
     out = result.stdout.str()
@@ -211,10 +214,11 @@ def test_refresh_writes_new_version_with_provenance_and_keeps_the_old(pytester, 
 # ----------------------------------------------------- interrupted refresh (crash)
 
 CRASHING_REFRESH = """
+import os
 import sys
 from harness.golden import GoldenRef, GoldenStore
-from harness.session import get_spark
-spark = get_spark("local")
+from harness.backends import get_spark
+spark = get_spark(os.environ.get("HARNESS_BACKEND", "local"))
 store = GoldenStore(sys.argv[1])
 ref = GoldenRef("adoption_rate", "sample", "adoption_rates")
 df = spark.createDataFrame([("x", "y", "2024-01", 1, 1, 1.0, 1.0)],

@@ -1,4 +1,4 @@
-"""harness.session against real Spark: a local JVM, then one shared Spark Connect server.
+"""harness.backends against real Spark: a local JVM, then one shared Spark Connect server.
 
 The JVMs are expensive on a 2-core machine, so each starts once per class and never two of
 ours at a time: the local session is stopped before the Connect server starts, and the
@@ -20,16 +20,32 @@ from pathlib import Path
 
 import pytest
 
-from harness import session
+from harness import workdir as scratch
+from harness.backends import (
+    ConnectServer,
+    get_spark,
+    is_remote,
+    reads_plans,
+    sees_local_files,
+    spark_version,
+    stop_spark,
+)
+from harness.backends import config as backend_config
+from harness.backends.base import redact
+from harness.backends.sessions import _sessions
 from harness.errors import BackendError
-from harness.session import ConnectServer, get_spark, is_remote, spark_version, stop_spark
 
 REPO = Path(__file__).resolve().parent.parent
+# Starts and stops local JVMs and Connect servers of its own: it needs a process with no
+# session of another backend (scripts/run-tests.sh runs it alone, -n 0).
+pytestmark = pytest.mark.local_only(
+    "starts its own JVMs and servers; run it alone: pytest tests/test_session.py -n 0"
+)
 DATABRICKS_PYTHON = REPO / ".venv-databricks" / "bin" / "python"
 
 # databricks-connect's pyspark is client-only: no jars, so no local JVM or server from it.
 needs_spark_jars = pytest.mark.skipif(
-    not (session._spark_home() / "jars").is_dir(),
+    not (backend_config.spark_home() / "jars").is_dir(),
     reason="this pyspark ships no jars (a databricks-connect environment); use .venv",
 )
 
@@ -93,7 +109,7 @@ def _port_free(port: int) -> bool:
 
 def _child_env(**extra: str) -> dict[str, str]:
     """Our environment without anything that makes a child a Connect client."""
-    env = {k: v for k, v in os.environ.items() if k not in session._CLIENT_ONLY_ENV}
+    env = {k: v for k, v in os.environ.items() if k not in backend_config.CLIENT_ONLY_ENV}
     env.update(extra)
     return env
 
@@ -126,7 +142,7 @@ def test_connect_to_nothing_fails_fast() -> None:
 
 def test_tokens_are_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABRICKS_TOKEN", "s3cr3t-value")
-    text = session._redact(
+    text = redact(
         "sc://adb-1.azuredatabricks.net:443/;token=dapi0123456789abcdef0123;x-cluster=1 "
         "Authorization: Bearer abc.def and s3cr3t-value"
     )
@@ -157,7 +173,7 @@ def test_databricks_without_the_package_names_the_setup_script() -> None:
 def test_bad_settings_fail_before_any_jvm(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, value: str
 ) -> None:
-    if session._sessions:
+    if _sessions.open:
         pytest.skip("this process already holds a session, which get_spark would return")
     monkeypatch.setenv("HARNESS_WORKDIR", str(tmp_path))
     monkeypatch.setenv(name, value)
@@ -177,7 +193,7 @@ def test_missing_java_is_one_actionable_line(tmp_path: Path) -> None:
     code = textwrap.dedent(
         """
         from harness.errors import BackendError
-        from harness.session import get_spark
+        from harness.backends import get_spark
         try:
             get_spark("local")
         except BackendError as exc:
@@ -225,8 +241,12 @@ class TestLocal:
         assert not is_remote(local_spark)
         assert spark_version(local_spark).startswith("4.")
 
+    def test_capabilities(self, local_spark) -> None:
+        assert reads_plans(local_spark) and sees_local_files(local_spark)
+        assert local_spark.range(3)._jdf is not None  # py4j really is there
+
     def test_work_files_live_under_dot_harness(self, local_spark) -> None:
-        workdir = session.work_root() / "spark" / str(os.getpid())
+        workdir = scratch.work_root() / "spark" / str(os.getpid())
         warehouse = local_spark.conf.get("spark.sql.warehouse.dir").removeprefix("file:")
         assert Path(warehouse).resolve() == workdir / "warehouse"
         assert (workdir / "log4j2.properties").is_file()
@@ -248,7 +268,7 @@ def test_stop_spark_removes_the_local_work_folder() -> None:
     from pyspark import SparkContext
 
     stop_spark()
-    assert not (session.work_root() / "spark" / str(os.getpid())).exists()
+    assert not (scratch.work_root() / "spark" / str(os.getpid())).exists()
     assert SparkContext._gateway is None  # the gateway JVM is gone too, not just the context
 
 
@@ -287,6 +307,8 @@ class TestConnectServer:
         assert get_spark("connect", remote=server.url) is client
         assert client.range(10).selectExpr("sum(id) AS s").collect()[0]["s"] == 45
         assert client.conf.get("spark.sql.session.timeZone") == "UTC"
+        # A server on 127.0.0.1 reads our files; no Connect client reads plans.
+        assert sees_local_files(client) and not reads_plans(client)
 
         def total(pdf):  # runs in the server's Python worker: this venv's pandas
             return pdf.assign(id=pdf["id"].sum())[["k", "id"]].drop_duplicates()
@@ -330,7 +352,7 @@ class TestConnectServer:
         code = textwrap.dedent(
             """
             import sys
-            from harness.session import get_spark, is_remote
+            from harness.backends import get_spark, is_remote
             spark = get_spark("databricks", remote=sys.argv[1])
             assert is_remote(spark)
             print(spark.range(10).selectExpr("sum(id) AS s").collect()[0]["s"])
@@ -382,7 +404,7 @@ def test_server_dies_with_its_owner(tmp_path: Path) -> None:
     code = textwrap.dedent(
         """
         import time
-        from harness.session import ConnectServer
+        from harness.backends import ConnectServer
         server = ConnectServer(driver_memory="1g")
         server.start()
         print(server.pid, server.workdir, flush=True)
@@ -411,5 +433,5 @@ def test_server_dies_with_its_owner(tmp_path: Path) -> None:
         os.killpg(jvm_pid, signal.SIGKILL)
     assert gone, f"JVM {jvm_pid} outlived its SIGKILLed owner"
     # Its folder stays behind; the next start sweeps folders of dead owners.
-    session._sweep_stale_workdirs(tmp_path / "spark")
+    scratch.sweep_dead_owners(tmp_path / "spark")
     assert not workdir.exists()

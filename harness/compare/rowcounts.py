@@ -15,6 +15,8 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from harness.backends import reads_plans
+
 
 class RowCounts:
     """Each input's row count, learnt from the comparison's own query (no extra job).
@@ -33,8 +35,8 @@ class RowCounts:
     ) -> None:
         self.expected, self.actual = expected, actual
         self._observations: list[Any] = []
-        if from_plan is None:  # classic DataFrames carry their JVM Dataset
-            from_plan = all(getattr(df, "_jdf", None) is not None for df in (expected, actual))
+        if from_plan is None:  # the backend says whether its sessions expose their plans
+            from_plan = reads_plans(expected.sparkSession)
         self._from_plan = from_plan
         if from_plan:
             return
