@@ -16,11 +16,6 @@ from harness.pytest_options import chosen_backend, opt
 
 pytest_plugins = ["pytester"]
 
-# Modules that hold a local session of their own; mark them here until they carry the
-# marker (test_compare*: its module fixture asks for get_spark("local")).
-LOCAL_ONLY_MODULES = ("test_compare",)
-
-
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
@@ -35,12 +30,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     for item in items:
         marker = item.get_closest_marker("local_only")
-        module = getattr(item, "module", None)
-        if marker is None and not (
-            module is not None and module.__name__.rpartition(".")[2].startswith(LOCAL_ONLY_MODULES)
-        ):
+        if marker is None:
             continue
-        why = marker.args[0] if marker is not None and marker.args else "py4j plan access"
+        why = marker.args[0] if marker.args else "py4j plan access"
         item.add_marker(
             pytest.mark.skip(
                 reason=f"needs the local backend ({why}); run without --harness-backend {backend}"

@@ -15,13 +15,6 @@ from harness.errors import CompareError
 INF, NAN = float("inf"), float("nan")
 
 
-@pytest.fixture(scope="module")
-def spark():
-    from harness.session import get_spark
-
-    return get_spark("local")
-
-
 def frames(spark, schema, expected_rows, actual_rows, actual_schema=None):
     return (spark.createDataFrame(expected_rows, schema),
             spark.createDataFrame(actual_rows, actual_schema or schema))
@@ -227,6 +220,7 @@ def test_result_dict_is_json_and_report_is_readable(spark):
     data = result.to_dict()
     json.dumps(data, allow_nan=False)  # NaN/inf rendered as strings, never bare NaN
     assert data["mismatch_counts"] == {"v": 2, "s": 1}
+    assert data["failing_columns"] == result.failing_columns == ["v", "s"]
     assert data["missing_keys"] == {"count": 1, "sample": [{"id": 3}]}
     assert len(data["samples"]["v"]) == 2
     assert data["columns"]["v"]["max_rel_diff"] == pytest.approx(0.1)
@@ -295,6 +289,7 @@ def test_one_to_one_fast_path_agrees_with_the_windowed_reference(spark, monkeypa
                             "matched": reference["rows"]["matched"]}
 
 
+@pytest.mark.local_only("reads the executed plan through py4j")
 @pytest.mark.parametrize("from_plan", [True, False], ids=["shuffle-metrics", "observe"])
 def test_input_row_counts_come_from_the_comparison_query_itself(spark, from_plan):
     """Both ways of learning the input row counts (the join's shuffle metrics in-process,
@@ -319,6 +314,7 @@ def test_input_row_counts_come_from_the_comparison_query_itself(spark, from_plan
         assert counter.counts(ran.frame) == (e.count(), a.count()), name
 
 
+@pytest.mark.local_only("reads the executed plan through py4j")
 def test_duplicates_are_caught_on_either_counting_route(spark, monkeypatch):
     from harness.compare import engine
 

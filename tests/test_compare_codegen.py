@@ -15,6 +15,8 @@ import pytest
 from harness.compare import engine
 from harness.compare.plan import make_plan
 
+pytestmark = pytest.mark.local_only("compiles generated code through py4j")
+
 HUGE_METHOD_LIMIT = 8000  # HotSpot's: bytes of bytecode
 CODEGEN_DEFAULTS = (
     "spark.sql.codegen.methodSplitThreshold",
@@ -26,10 +28,7 @@ CODEGEN_DEFAULTS = (
 
 
 @pytest.fixture(scope="module")
-def spark():
-    from harness.session import get_spark
-
-    spark = get_spark("local")
+def spark(spark):
     for key in CODEGEN_DEFAULTS:  # Spark's defaults, as in a session a user built
         spark.conf.unset(key)
     return spark

@@ -14,13 +14,6 @@ from harness.compare.plan import without_nullability
 from harness.golden import GoldenRef, GoldenStore
 
 
-@pytest.fixture(scope="module")
-def spark():
-    from harness.session import get_spark
-
-    return get_spark("local")
-
-
 def key_change(result):
     return [t for t in result.type_changes if t.get("key")]
 

@@ -180,6 +180,7 @@ class CompareResult:
                 for name, c in self.columns.items()
             },
             "mismatch_counts": self.mismatch_counts,
+            "failing_columns": self.failing_columns,
             "samples": {name: jsonable(c.sample) for name, c in self.columns.items() if c.sample},
             "hints": list(self.hints),
             "elapsed_s": round(self.elapsed_s, 3),

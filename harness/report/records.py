@@ -70,9 +70,12 @@ def _counts(value: Any) -> dict[str, int]:
 
 
 def failing_columns(comparison: Mapping[str, Any] | None) -> list[str]:
-    """The failing columns of a ``CompareResult.to_dict()``: mismatches, or types that cannot
-    be compared (``CompareResult.failing_columns``' rule, read from the dict). In the
-    comparison's column order; anything malformed counts as not failing."""
+    """The failing columns of a ``CompareResult.to_dict()``: the list the comparison itself
+    made (``CompareResult.failing_columns``), or for a dict without one (an older summary)
+    the same rule read from its columns: mismatches, or types that cannot be compared. In
+    the comparison's column order; anything malformed counts as not failing."""
+    if isinstance(comparison, Mapping) and isinstance(comparison.get("failing_columns"), list):
+        return [str(name) for name in comparison["failing_columns"]]
     columns = comparison.get("columns") if isinstance(comparison, Mapping) else None
     if not isinstance(columns, Mapping):
         return []
