@@ -53,13 +53,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "xdist_group(name): keep tests on one xdist worker")
     apply_deprecated_options(config)
     if _opt(config, "update-golden") and not _opt(config, "reason").strip():
-        raise pytest.UsageError("--harness-update-golden needs --harness-reason 'CR-123: why "
-                                "the change was approved' (it is recorded in the golden's "
-                                "provenance)")
+        raise pytest.UsageError(
+            "--harness-update-golden needs --harness-reason 'CR-123: why "
+            "the change was approved' (it is recorded in the golden's "
+            "provenance)"
+        )
     state = HarnessState(config)
     config.stash[STATE] = state
     wants_server = chosen_backend(config) == "connect" and not (
-        _opt(config, "remote") or os.environ.get("SPARK_REMOTE"))
+        _opt(config, "remote") or os.environ.get("SPARK_REMOTE")
+    )
     if wants_server and not is_worker(config):
         from harness.backends import ConnectServer
 
@@ -74,12 +77,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     state = config.stash.get(STATE, None)
-    lines = [f"harness: backend {chosen_backend(config)}, datasets "
-             f"{','.join(datasets_of(config))}, goldens {state.project.golden}"
-             if state else "harness: not configured"]
+    lines = [
+        f"harness: backend {chosen_backend(config)}, datasets "
+        f"{','.join(datasets_of(config))}, goldens {state.project.golden}"
+        if state
+        else "harness: not configured"
+    ]
     if state is not None and state.server is not None:
-        lines.append(f"harness: Spark Connect server {state.server.url} (pid {state.server.pid}) "
-                     "shared by all workers")
+        lines.append(
+            f"harness: Spark Connect server {state.server.url} (pid {state.server.pid}) "
+            "shared by all workers"
+        )
     return lines
 
 
@@ -99,8 +107,7 @@ class HarnessState:
     def __init__(self, config: pytest.Config):
         self.config = config
         self.server = None
-        self.project = api.Project.find(config.rootpath,
-                                        golden=_opt(config, "golden-root"))
+        self.project = api.Project.find(config.rootpath, golden=_opt(config, "golden-root"))
         self._spark = None
         self.runs: dict[tuple[str, str], api.ModelRun | HarnessError] = {}
         self.checks: dict[tuple[str, str, str], api.OutputCheck | HarnessError] = {}
@@ -112,9 +119,11 @@ class HarnessState:
         if self._spark is None:
             from harness.backends import get_spark
 
-            self._spark = get_spark(chosen_backend(self.config),
-                                    remote=_opt(self.config, "remote"),
-                                    profile=_opt(self.config, "databricks-profile"))
+            self._spark = get_spark(
+                chosen_backend(self.config),
+                remote=_opt(self.config, "remote"),
+                profile=_opt(self.config, "databricks-profile"),
+            )
         return self._spark
 
     def scale(self) -> float:
@@ -160,8 +169,9 @@ class HarnessState:
                 store = self.project.store()
                 if _opt(self.config, "update-golden"):
                     self._update(run, output)
-                check = api.check_output(self.spark, store, run, output,
-                                         rtol=_opt(self.config, "rtol"))
+                check = api.check_output(
+                    self.spark, store, run, output, rtol=_opt(self.config, "rtol")
+                )
                 self.checks[key] = check
                 rec.record_check(check)
             except HarnessError as exc:
@@ -185,11 +195,17 @@ class HarnessState:
                 before = format_comparison(old.comparison.to_dict(), max_examples=3)
             except HarnessError as exc:
                 before = f"previous golden unusable: {exc}"
-        manifest = api.write_golden(self.spark, store, run, output, source="refresh",
-                                    reason=_opt(self.config, "reason"))
-        self.updated.append(f"{ref} -> {manifest['version']} ({manifest['rows']:,} rows)"
-                            + (f"\n    change vs previous: {before}".replace("\n", "\n    ")
-                               if before else " (new golden)"))
+        manifest = api.write_golden(
+            self.spark, store, run, output, source="refresh", reason=_opt(self.config, "reason")
+        )
+        self.updated.append(
+            f"{ref} -> {manifest['version']} ({manifest['rows']:,} rows)"
+            + (
+                f"\n    change vs previous: {before}".replace("\n", "\n    ")
+                if before
+                else " (new golden)"
+            )
+        )
 
 
 STATE = pytest.StashKey[HarnessState]()
@@ -213,8 +229,9 @@ class ModelFile(pytest.File):
         try:
             spec = load_spec(self.path)
         except HarnessError as exc:
-            yield SpecErrorItem.from_parent(self, name=f"{self.path.parent.name}-spec",
-                                            error=str(exc))
+            yield SpecErrorItem.from_parent(
+                self, name=f"{self.path.parent.name}-spec", error=str(exc)
+            )
             return
         yield ModelSuite.from_parent(self, name=spec.name, spec=spec)
 
@@ -228,12 +245,18 @@ class ModelSuite(pytest.Collector):
         for dataset in datasets_of(self.config):
             if dataset not in self.spec.datasets:
                 continue
-            yield ModelItem.from_parent(self, name=f"{dataset}-inputs", dataset=dataset,
-                                        output=None, check="inputs")
+            yield ModelItem.from_parent(
+                self, name=f"{dataset}-inputs", dataset=dataset, output=None, check="inputs"
+            )
             for output in self.spec.outputs:
                 for check in CHECKS:
-                    yield ModelItem.from_parent(self, name=f"{dataset}-{output}-{check}",
-                                                dataset=dataset, output=output, check=check)
+                    yield ModelItem.from_parent(
+                        self,
+                        name=f"{dataset}-{output}-{check}",
+                        dataset=dataset,
+                        output=output,
+                        check=check,
+                    )
 
 
 class ModelItem(pytest.Item):
@@ -264,10 +287,13 @@ class ModelItem(pytest.Item):
         if not ok:
             from harness.report.text import format_changes
 
-            text = "\n".join(t for t in (cmp.report(), format_changes(result.fingerprint_changes))
-                              if t)
-            raise ParityFailure(f"{self.model}/{self.dataset}/{self.output}: {self.check} "
-                                f"differ from the golden\n{text}")
+            text = "\n".join(
+                t for t in (cmp.report(), format_changes(result.fingerprint_changes)) if t
+            )
+            raise ParityFailure(
+                f"{self.model}/{self.dataset}/{self.output}: {self.check} "
+                f"differ from the golden\n{text}"
+            )
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, (HarnessError, ParityFailure)):
@@ -297,8 +323,9 @@ class SpecErrorItem(pytest.Item):
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
-                                  items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     expression = config.getoption("keyword")
     if expression and not items and not is_worker(config):
         state = config.stash[STATE]
@@ -306,8 +333,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             names = ", ".join(sorted(state.project.models))
         except HarnessError:
             names = "(suites unreadable)"
-        raise pytest.UsageError(f"no model, dataset or output matches -k '{expression}'; "
-                                f"models: {names}")
+        raise pytest.UsageError(
+            f"no model, dataset or output matches -k '{expression}'; models: {names}"
+        )
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
@@ -342,9 +370,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             from harness.fingerprint import engine_versions
 
             engine = engine_versions(state._spark)
-        write_reports(Path(report_dir), backend=chosen_backend(config),
-                      datasets=datasets_of(config), engine=engine,
-                      started=state_started(config), finished=time.time())
+        write_reports(
+            Path(report_dir),
+            backend=chosen_backend(config),
+            datasets=datasets_of(config),
+            engine=engine,
+            started=state_started(config),
+            finished=time.time(),
+        )
 
 
 def state_started(config: pytest.Config) -> float:
