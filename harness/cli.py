@@ -188,7 +188,7 @@ def cmd_fixtures(args: argparse.Namespace, project: api.Project) -> int:
                 f"{bundle.directory}: {bundle.ref} is released; its sample is "
                 "frozen (make a new version to change it)"
             )
-        df = generate(spark, bundle.recipe, rows=rows[name], other_rows=rows)
+        df = generate(spark, bundle.require_recipe(), rows=rows[name], other_rows=rows)
         df = df.select(*[F.col(f"`{c}`").cast("string").alias(c) for c, _ in bundle.columns])
         pdf = df.toPandas()
         pdf.to_csv(bundle.directory / "sample.csv", index=False, na_rep=fixtures.NULL_TOKEN)

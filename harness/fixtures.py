@@ -93,6 +93,12 @@ class Bundle:
     def ddl(self) -> str:
         return ", ".join(f"`{n}` {t}" for n, t in self.columns)
 
+    def require_recipe(self) -> datagen.Recipe:
+        """The generator recipe, or a clear error for a bundle that has none."""
+        if self.recipe is None:
+            raise FixtureError(f"{self.directory / BUNDLE_FILE}: no 'full.generator' recipe")
+        return self.recipe
+
 
 def _parse_checks(path: Path, raw: Any) -> list[Check]:
     if raw is not None and not isinstance(raw, list):
@@ -290,7 +296,8 @@ def load_sample(spark: SparkSession, bundle: Bundle) -> DataFrame:
             f"{bundle.sample_file}: header {list(pdf.columns)} does not match "
             f"the schema columns {expected}"
         )
-    pdf = pdf.astype(object).where(pdf.notna(), None)
+    # pandas-stubs leave None out of where()'s `other`; pandas documents it (NaN -> None).
+    pdf = pdf.astype(object).where(pdf.notna(), None)  # type: ignore[call-overload]
     schema = ", ".join(f"`{n}` string" for n in expected)
     raw = (
         spark.createDataFrame(pdf, schema=schema)
@@ -301,9 +308,8 @@ def load_sample(spark: SparkSession, bundle: Bundle) -> DataFrame:
 
 
 def full_rows(bundle: Bundle, scale: float) -> int:
-    if bundle.recipe is None:
-        raise FixtureError(f"{bundle.directory / BUNDLE_FILE}: no 'full.generator' recipe")
-    return max(1, round(bundle.recipe.rows * (1.0 if bundle.reference else scale)))
+    recipe = bundle.require_recipe()
+    return max(1, round(recipe.rows * (1.0 if bundle.reference else scale)))
 
 
 def load_full(
@@ -322,7 +328,7 @@ def load_full(
             else spark.table(bundle.location)
         )
     rows = full_rows(bundle, scale)
-    df = datagen.generate(spark, bundle.recipe, rows=rows, other_rows=other_rows)
+    df = datagen.generate(spark, bundle.require_recipe(), rows=rows, other_rows=other_rows)
     df = _typed(df, bundle)
     if not cache:
         return df

@@ -107,10 +107,15 @@ class GoldenStore:
 
     # ------------------------------------------------------------------------ verifying
 
-    def manifest(self, ref: GoldenRef, version: str | None = None) -> dict[str, Any]:
+    def _version(self, ref: GoldenRef, version: str | None = None) -> str:
+        """``version``, else the one CURRENT points to; a clear error when there is none."""
         version = version or self.current_version(ref)
         if version is None:
             raise GoldenError(self.missing_message(ref))
+        return version
+
+    def manifest(self, ref: GoldenRef, version: str | None = None) -> dict[str, Any]:
+        version = self._version(ref, version)
         path = self.path(ref) / version / MANIFEST
         if not path.is_file():
             raise GoldenError(
@@ -130,7 +135,7 @@ class GoldenStore:
     def verify(self, ref: GoldenRef, version: str | None = None) -> dict[str, Any]:
         """Check every data file against the manifest; a corrupt golden is never a pass."""
         manifest = self.manifest(ref, version)
-        base = self.path(ref) / (version or self.current_version(ref))
+        base = self.path(ref) / self._version(ref, version)
         present = {str(p.relative_to(base)) for p in (base / "data").rglob("*.parquet")}
         for name, sha in manifest["files"].items():
             file = base / name
@@ -167,7 +172,7 @@ class GoldenStore:
         """Verified golden as a DataFrame: read by Spark when the backend sees this machine's
         files, else on the client (a remote cluster cannot read our Parquet paths)."""
         manifest = self.verify(ref)
-        base = self.path(ref) / self.current_version(ref)
+        base = self.path(ref) / self._version(ref)
         schema = T.StructType.fromJson(manifest["spark_schema"])
         files = [str(base / name) for name in sorted(manifest["files"])]
         if not files:

@@ -26,6 +26,8 @@ def read_export(
     schema: str | None = None,
     header: bool = False,
 ) -> DataFrame:
+    if fmt not in FORMATS:
+        raise GoldenError(f"unknown export format '{fmt}' (use {', '.join(FORMATS)})")
     missing = [str(f) for f in files if not f.exists()]
     if missing:
         raise GoldenError(f"export file(s) not found: {', '.join(missing)}")
@@ -36,8 +38,8 @@ def read_export(
         if fmt == "parquet":
             return spark.read.parquet(*paths)
         if fmt == "orc":
-            return spark.read.orc(*paths)
-        if fmt in ("csv", "hive-text") and not schema:
+            return spark.read.orc(paths)  # orc() takes the paths as one list
+        if not schema:
             raise GoldenError(
                 f"{fmt} exports carry no types: pass --schema 'col TYPE, ...' "
                 "(the Hive table's column list)"
@@ -45,20 +47,19 @@ def read_export(
         reader = spark.read.schema(schema).option("mode", "FAILFAST")
         if fmt == "csv":
             return reader.option("header", header).csv(paths)
-        if fmt == "hive-text":
-            return (
-                reader.option("sep", "\u0001")
-                .option("nullValue", "\\N")
-                .option("quote", "")
-                .option("escape", "\\")
-                .option("header", False)
-                .csv(paths)
-            )
+        # hive-text: Hive's default text SerDe
+        return (
+            reader.option("sep", "\u0001")
+            .option("nullValue", "\\N")
+            .option("quote", "")
+            .option("escape", "\\")
+            .option("header", False)
+            .csv(paths)
+        )
     except GoldenError:
         raise
     except Exception as exc:
         raise GoldenError(f"cannot read {fmt} export {paths[0]}: {first_line(exc, 300)}") from None
-    raise GoldenError(f"unknown export format '{fmt}' (use {', '.join(FORMATS)})")
 
 
 def import_files(

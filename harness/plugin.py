@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -33,7 +34,12 @@ from harness.pytest_options import (
 )
 from harness.pytest_options import opt as _opt
 from harness.report.records import ModelRecord
-from harness.spec import DATASETS, SPEC_FILE, load_spec
+from harness.spec import DATASETS, SPEC_FILE, ModelSpec, load_spec
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from harness.backends import ConnectServer
 
 CHECKS = ("schema", "keys", "values")
 
@@ -106,16 +112,16 @@ class HarnessState:
 
     def __init__(self, config: pytest.Config):
         self.config = config
-        self.server = None
+        self.server: ConnectServer | None = None
         self.project = api.Project.find(config.rootpath, golden=_opt(config, "golden-root"))
-        self._spark = None
+        self._spark: SparkSession | None = None
         self.runs: dict[tuple[str, str], api.ModelRun | HarnessError] = {}
         self.checks: dict[tuple[str, str, str], api.OutputCheck | HarnessError] = {}
         self.records: dict[tuple[str, str], ModelRecord] = {}
         self.updated: list[str] = []
 
     @property
-    def spark(self):
+    def spark(self) -> SparkSession:
         if self._spark is None:
             from harness.backends import get_spark
 
@@ -209,6 +215,7 @@ class HarnessState:
 
 
 STATE = pytest.StashKey[HarnessState]()
+STARTED = pytest.StashKey[float]()  # when the session started, for the report
 
 
 class ParityFailure(AssertionError):
@@ -237,7 +244,7 @@ class ModelFile(pytest.File):
 
 
 class ModelSuite(pytest.Collector):
-    def __init__(self, *, spec, **kwargs):
+    def __init__(self, *, spec: ModelSpec, **kwargs):
         super().__init__(**kwargs)
         self.spec = spec
 
@@ -246,13 +253,19 @@ class ModelSuite(pytest.Collector):
             if dataset not in self.spec.datasets:
                 continue
             yield ModelItem.from_parent(
-                self, name=f"{dataset}-inputs", dataset=dataset, output=None, check="inputs"
+                self,
+                name=f"{dataset}-inputs",
+                spec=self.spec,
+                dataset=dataset,
+                output=None,
+                check="inputs",
             )
             for output in self.spec.outputs:
                 for check in CHECKS:
                     yield ModelItem.from_parent(
                         self,
                         name=f"{dataset}-{output}-{check}",
+                        spec=self.spec,
                         dataset=dataset,
                         output=output,
                         check=check,
@@ -260,22 +273,22 @@ class ModelSuite(pytest.Collector):
 
 
 class ModelItem(pytest.Item):
-    def __init__(self, *, dataset: str, output: str | None, check: str, **kwargs):
+    def __init__(self, *, spec: ModelSpec, dataset: str, output: str | None, check: str, **kwargs):
         super().__init__(**kwargs)
-        self.dataset, self.output, self.check = dataset, output, check
-        model = self.parent.spec.name
-        self.add_marker(pytest.mark.xdist_group(model))
+        self.spec = spec
+        self.dataset, self.output, self.check = dataset, output, check  # output None: "inputs"
+        self.add_marker(pytest.mark.xdist_group(spec.name))
         self.add_marker(pytest.mark.harness)
         if dataset == "full":
             self.add_marker(pytest.mark.slow)
 
     @property
     def model(self) -> str:
-        return self.parent.spec.name
+        return self.spec.name
 
     def runtest(self) -> None:
         state = self.config.stash[STATE]
-        if self.check == "inputs":
+        if self.output is None:  # the "inputs" item
             run = state.run(self.model, self.dataset)
             warned = [c.line() for c in run.checks if not c.ok]
             for line in warned:
@@ -365,7 +378,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for rec in state.records.values():
         write_part(Path(report_dir), rec, worker)
     if not is_worker(config):
-        engine = {}
+        engine: dict[str, str] = {}
         if state._spark is not None:
             from harness.fingerprint import engine_versions
 
@@ -381,12 +394,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def state_started(config: pytest.Config) -> float:
-    return getattr(config, "_harness_started", time.time())
+    return config.stash.get(STARTED, time.time())
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
-    session.config._harness_started = time.time()
+    session.config.stash[STARTED] = time.time()
     report_dir = _opt(session.config, "report-dir")
     if report_dir and not is_worker(session.config):
         from harness.report.summary import clear_parts

@@ -265,22 +265,24 @@ def _run_r(
 
     path = spec.directory / step.file
     function = step.function or "run"
+    schemas: dict[str, str] = {}  # R returns data.frames: Spark needs each output's schema
+    for name, ddl in step.produces.items():
+        if not ddl:  # the spec loader rejects this already
+            raise ModelRunError(f"{path}: r step output {name!r} needs a schema DDL")
+        schemas[name] = ddl
     if step.group_by:
-        if len(tables) != 1 or len(step.produces) != 1:
+        if len(tables) != 1 or len(schemas) != 1:
             raise ModelRunError(f"{path}: a per-group r step reads one table and produces one")
         ((table, df),) = tables.items()
-        ((output, schema),) = step.produces.items()
+        ((output, schema),) = schemas.items()
         columns = [name for name, _ in parse_ddl(schema)]
         worker = rbridge.grouped_worker(
             str(path), function, json.dumps(params, default=str), table, output, columns
         )
         return {output: df.groupBy(*step.group_by).applyInPandas(worker, schema)}
     local = {name: df.toPandas() for name, df in tables.items()}
-    frames = rbridge.call(path, function, local, params, list(step.produces))
-    return {
-        name: spark.createDataFrame(frames[name], schema=step.produces[name])
-        for name in step.produces
-    }
+    frames = rbridge.call(path, function, local, params, list(schemas))
+    return {name: spark.createDataFrame(frames[name], schema=ddl) for name, ddl in schemas.items()}
 
 
 def run_model(
