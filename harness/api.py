@@ -1,5 +1,6 @@
 """The harness as a Python API: what the pytest plugin and the CLI both call.
 
+Usage:
     project = Project.find()
     spec = project.model("adoption_rate")
     run = run_model(spark, project, spec, "sample")          # inputs -> checks -> model
@@ -62,15 +63,18 @@ class Project:
     _models: dict[str, ModelSpec] | None = None
 
     @classmethod
-    def find(cls, root: Path | str | None = None, *, golden: Path | str | None = None
-             ) -> Project:
+    def find(cls, root: Path | str | None = None, *, golden: Path | str | None = None) -> Project:
         base = Path(root or os.environ.get("HARNESS_ROOT") or Path.cwd()).resolve()
         for candidate in (base, *base.parents):
             if (candidate / "suites").is_dir() and (candidate / "fixtures").is_dir():
                 base = candidate
                 break
-        return cls(base, base / "suites", base / "fixtures",
-                   Path(golden).resolve() if golden else base / "golden")
+        return cls(
+            base,
+            base / "suites",
+            base / "fixtures",
+            Path(golden).resolve() if golden else base / "golden",
+        )
 
     @property
     def models(self) -> dict[str, ModelSpec]:
@@ -80,8 +84,10 @@ class Project:
 
     def model(self, name: str) -> ModelSpec:
         if name not in self.models:
-            raise SpecError(f"unknown model '{name}'; models in {self.suites}: "
-                            f"{', '.join(sorted(self.models)) or '(none)'}")
+            raise SpecError(
+                f"unknown model '{name}'; models in {self.suites}: "
+                f"{', '.join(sorted(self.models)) or '(none)'}"
+            )
         return self.models[name]
 
     def store(self) -> GoldenStore:
@@ -126,15 +132,19 @@ def drop_scratch_database(spark: SparkSession) -> None:
             spark.sql(f"DROP DATABASE IF EXISTS `{name}` CASCADE")
 
 
-def load_inputs(spark: SparkSession, project: Project, spec: ModelSpec, dataset: str, *,
-                scale: float = 1.0) -> tuple[dict[str, DataFrame], dict[str, Bundle]]:
+def load_inputs(
+    spark: SparkSession, project: Project, spec: ModelSpec, dataset: str, *, scale: float = 1.0
+) -> tuple[dict[str, DataFrame], dict[str, Bundle]]:
     if dataset not in DATASETS:
         raise SpecError(f"unknown dataset '{dataset}' (use {', '.join(DATASETS)})")
     if dataset not in spec.datasets:
-        raise SpecError(f"{spec.spec_path}: model {spec.name} does not run on '{dataset}' "
-                        f"(datasets: {', '.join(spec.datasets)})")
-    bundles = {t: load_bundle(project.fixtures, i.fixture, i.version)
-               for t, i in spec.inputs.items()}
+        raise SpecError(
+            f"{spec.spec_path}: model {spec.name} does not run on '{dataset}' "
+            f"(datasets: {', '.join(spec.datasets)})"
+        )
+    bundles = {
+        t: load_bundle(project.fixtures, i.fixture, i.version) for t, i in spec.inputs.items()
+    }
     frames = {}
     if dataset == "sample":
         for table, bundle in bundles.items():
@@ -149,18 +159,21 @@ def load_inputs(spark: SparkSession, project: Project, spec: ModelSpec, dataset:
     return frames, bundles
 
 
-def _referenced_rows(project: Project, bundles: dict[str, Bundle], known: dict[str, int],
-                     scale: float) -> dict[str, int]:
+def _referenced_rows(
+    project: Project, bundles: dict[str, Bundle], known: dict[str, int], scale: float
+) -> dict[str, int]:
     """Row counts of fixtures that recipes reference (${rows:customers}) but the model does
     not read: their newest version decides, so foreign keys stay within range."""
     out: dict[str, int] = {}
     for bundle in bundles.values():
-        for expr in (bundle.recipe.columns.values() if bundle.recipe else ()):
+        for expr in bundle.recipe.columns.values() if bundle.recipe else ():
             for name in re.findall(r"\$\{rows:([A-Za-z0-9_]+)\}", expr):
                 if name in known or name in out:
                     continue
-                versions = sorted((p.name for p in (project.fixtures / name).glob("*")
-                                   if p.is_dir()), key=lambda v: (len(v), v))
+                versions = sorted(
+                    (p.name for p in (project.fixtures / name).glob("*") if p.is_dir()),
+                    key=lambda v: (len(v), v),
+                )
                 if versions:
                     other = load_bundle(project.fixtures, name, versions[-1])
                     if other.recipe is not None:
@@ -168,9 +181,17 @@ def _referenced_rows(project: Project, bundles: dict[str, Bundle], known: dict[s
     return out
 
 
-def run_model(spark: SparkSession, project: Project, spec: ModelSpec, dataset: str, *,
-              profile: str | Profile = "spark", scale: float = 1.0,
-              check_inputs: bool = True, materialize: bool = True) -> ModelRun:
+def run_model(
+    spark: SparkSession,
+    project: Project,
+    spec: ModelSpec,
+    dataset: str,
+    *,
+    profile: str | Profile = "spark",
+    scale: float = 1.0,
+    check_inputs: bool = True,
+    materialize: bool = True,
+) -> ModelRun:
     """Build inputs, check their quality, run the model. Outputs stay lazy (Spark)."""
     started = time.perf_counter()
     scratch_database(spark)
@@ -186,7 +207,8 @@ def run_model(spark: SparkSession, project: Project, spec: ModelSpec, dataset: s
         if errors:
             raise DataQualityError(
                 f"model {spec.name} not run: input data fails its checks on '{dataset}': "
-                + "; ".join(c.line() for c in errors))
+                + "; ".join(c.line() for c in errors)
+            )
     prof = profile if isinstance(profile, Profile) else Profile(profile, spec)
     result: RunResult = _run_steps(spark, spec, inputs, profile=prof)
     outputs, rows_out = dict(result.outputs), {}
@@ -199,13 +221,24 @@ def run_model(spark: SparkSession, project: Project, spec: ModelSpec, dataset: s
             try:
                 df.write.mode("overwrite").parquet(str(base / name))
             except Exception as exc:
-                raise ModelRunError(f"model {spec.name} failed producing '{name}': "
-                                    f"{first_line(exc)}") from None
+                raise ModelRunError(
+                    f"model {spec.name} failed producing '{name}': {first_line(exc)}"
+                ) from None
             outputs[name] = spark.read.parquet(str(base / name))
             rows_out[name] = outputs[name].count()
-    return ModelRun(spec, dataset, prof.name, outputs, bundles, checks, rows_in,
-                    fp.compute(spec, bundles), time.perf_counter() - started, result.notes,
-                    rows_out)
+    return ModelRun(
+        spec,
+        dataset,
+        prof.name,
+        outputs,
+        bundles,
+        checks,
+        rows_in,
+        fp.compute(spec, bundles),
+        time.perf_counter() - started,
+        result.notes,
+        rows_out,
+    )
 
 
 @dataclass
@@ -223,16 +256,20 @@ class OutputCheck:
         return self.comparison.passed
 
 
-def tolerances(spec: ModelSpec, output: str, rtol: float | None = None
-               ) -> dict[str, Any]:
+def tolerances(spec: ModelSpec, output: str, rtol: float | None = None) -> dict[str, Any]:
     """The compare() keyword arguments an output's spec asks for (``rtol`` overrides all)."""
     out = spec.outputs[output]
     columns = {c: t.as_dict() for c, t in out.columns.items()}
     if rtol is not None:
         columns = {c: {**t, "rtol": rtol} for c, t in columns.items()}
-    return {"keys": list(out.keys), "rtol": out.rtol if rtol is None else rtol, "atol": out.atol,
-            "column_tolerances": columns, "ignore_columns": list(out.ignore),
-            "type_policy": out.type_policy}
+    return {
+        "keys": list(out.keys),
+        "rtol": out.rtol if rtol is None else rtol,
+        "atol": out.atol,
+        "column_tolerances": columns,
+        "ignore_columns": list(out.ignore),
+        "type_policy": out.type_policy,
+    }
 
 
 def check_declared_schema(run: ModelRun, output: str) -> None:
@@ -245,12 +282,21 @@ def check_declared_schema(run: ModelRun, output: str) -> None:
     problems = schema_problems(expected, actual)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise OutputSchemaError(f"{run.spec.spec_path}: outputs.{output}.schema: model "
-                                f"{run.spec.name} output '{output}': {problems[0]}{more}")
+        raise OutputSchemaError(
+            f"{run.spec.spec_path}: outputs.{output}.schema: model "
+            f"{run.spec.name} output '{output}': {problems[0]}{more}"
+        )
 
 
-def check_output(spark: SparkSession, store: GoldenStore, run: ModelRun, output: str, *,
-                 rtol: float | None = None, strict: bool = False) -> OutputCheck:
+def check_output(
+    spark: SparkSession,
+    store: GoldenStore,
+    run: ModelRun,
+    output: str,
+    *,
+    rtol: float | None = None,
+    strict: bool = False,
+) -> OutputCheck:
     """Check one output's declared schema, then compare it with its verified golden.
     ``strict`` drops per-column overrides."""
     from harness.diagnose import hints
@@ -268,33 +314,69 @@ def check_output(spark: SparkSession, store: GoldenStore, run: ModelRun, output:
     return OutputCheck(output, result, manifest, changes, time.perf_counter() - started)
 
 
-def write_golden(spark: SparkSession, store: GoldenStore, run: ModelRun, output: str, *,
-                 source: str, reason: str = "", engine: dict[str, str] | None = None
-                 ) -> dict[str, Any]:
+def write_golden(
+    spark: SparkSession,
+    store: GoldenStore,
+    run: ModelRun,
+    output: str,
+    *,
+    source: str,
+    reason: str = "",
+    engine: dict[str, str] | None = None,
+) -> dict[str, Any]:
     check_declared_schema(run, output)  # a golden of the wrong shape is never written
     return store.write(
-        spark, run.outputs[output], GoldenRef(run.spec.name, run.dataset, output),
+        spark,
+        run.outputs[output],
+        GoldenRef(run.spec.name, run.dataset, output),
         keys=list(run.spec.outputs[output].keys),
-        provenance={"source": source, "reason": reason, "profile": run.profile,
-                    "fingerprint": run.fingerprint,
-                    "engine": engine or fp.engine_versions(spark, r=run.spec.uses_r),
-                    **({"note": "emulated legacy platform: Spark with Hive semantics (ANSI off, "
-                                "Hive UDFs), not the real HDInsight cluster"}
-                       if source == "legacy-emulation" else {})})
+        provenance={
+            "source": source,
+            "reason": reason,
+            "profile": run.profile,
+            "fingerprint": run.fingerprint,
+            "engine": engine or fp.engine_versions(spark, r=run.spec.uses_r),
+            **(
+                {
+                    "note": "emulated legacy platform: Spark with Hive semantics (ANSI off, "
+                    "Hive UDFs), not the real HDInsight cluster"
+                }
+                if source == "legacy-emulation"
+                else {}
+            ),
+        },
+    )
 
 
-def capture(spark: SparkSession, project: Project, spec: ModelSpec, dataset: str, *,
-            scale: float = 1.0, only_missing: bool = True, reason: str = "") -> list[str]:
+def capture(
+    spark: SparkSession,
+    project: Project,
+    spec: ModelSpec,
+    dataset: str,
+    *,
+    scale: float = 1.0,
+    only_missing: bool = True,
+    reason: str = "",
+) -> list[str]:
     """Capture goldens by running the model under the emulated legacy (Hive) profile."""
     store = project.store()
-    wanted = [o for o in spec.outputs
-              if not (only_missing and store.exists(GoldenRef(spec.name, dataset, o)))]
+    wanted = [
+        o
+        for o in spec.outputs
+        if not (only_missing and store.exists(GoldenRef(spec.name, dataset, o)))
+    ]
     if not wanted:
         return []
     prof = Profile("legacy", spec)
     with prof.active(spark):
         run = run_model(spark, project, spec, dataset, profile=prof, scale=scale)
         for output in wanted:
-            write_golden(spark, store, run, output, source="legacy-emulation",
-                         reason=reason or "captured from the emulated legacy platform")
+            write_golden(
+                spark,
+                store,
+                run,
+                output,
+                source="legacy-emulation",
+                reason=reason or "captured from the emulated legacy platform",
+            )
     return wanted

@@ -1,5 +1,6 @@
 """``harness``: the command line over the same library the pytest plugin uses.
 
+Commands:
     harness list                               models, their tables and how to run them
     harness describe MODEL                     what a model reads and writes, and its spec
     harness run MODEL [--dataset D]            run and compare without pytest
@@ -65,9 +66,10 @@ def cmd_describe(args: argparse.Namespace, project: api.Project) -> int:
         print(f"  {table:12s} fixture {ref.fixture}@{ref.version}{about}")
     print("writes:")
     for name, out in spec.outputs.items():
-        print(f"  {name:12s} keys {list(out.keys)} rtol={out.rtol} atol={out.atol} "
-              f"type_policy={out.type_policy}" + (f"  ({out.description})"
-                                                  if out.description else ""))
+        print(
+            f"  {name:12s} keys {list(out.keys)} rtol={out.rtol} atol={out.atol} "
+            f"type_policy={out.type_policy}" + (f"  ({out.description})" if out.description else "")
+        )
         for col, tol in out.columns.items():
             why = f"  because {tol.reason}" if tol.reason else ""
             print(f"      {col}: {', '.join(f'{k}={v}' for k, v in tol.as_dict().items())}{why}")
@@ -93,21 +95,21 @@ def cmd_run(args: argparse.Namespace, project: api.Project) -> int:
     errors: list[HarnessError] = []
     with prof.active(spark):
         try:
-            run = api.run_model(spark, project, spec, args.dataset, profile=prof,
-                                scale=args.scale)
+            run = api.run_model(spark, project, spec, args.dataset, profile=prof, scale=args.scale)
         except HarnessError as exc:
             record.record_error(str(exc))
             errors.append(exc)
         else:
             record.record_run(run, engine_versions(spark, r=spec.uses_r))
-            print(f"{spec.name} on {args.dataset} ({args.profile} profile): ran in "
-                  f"{run.run_seconds:.1f}s; rows in: {run.rows_in}; rows out: {run.rows_out}")
+            print(
+                f"{spec.name} on {args.dataset} ({args.profile} profile): ran in "
+                f"{run.run_seconds:.1f}s; rows in: {run.rows_in}; rows out: {run.rows_out}"
+            )
             for line in record.data_quality:
                 print(f"  data quality: {line}")
             for output in spec.outputs:
                 try:
-                    check = api.check_output(spark, project.store(), run, output,
-                                             rtol=args.rtol)
+                    check = api.check_output(spark, project.store(), run, output, rtol=args.rtol)
                 except HarnessError as exc:
                     record.record_error(str(exc), output)
                     errors.append(exc)
@@ -121,9 +123,14 @@ def cmd_run(args: argparse.Namespace, project: api.Project) -> int:
     if args.report_dir:
         from harness.report.summary import build_summary, write_summary
 
-        summary = build_summary([record], backend=_backend(args), datasets=[args.dataset],
-                                engine=engine_versions(spark), started=started,
-                                finished=time.time())
+        summary = build_summary(
+            [record],
+            backend=_backend(args),
+            datasets=[args.dataset],
+            engine=engine_versions(spark),
+            started=started,
+            finished=time.time(),
+        )
         paths = write_summary(Path(args.report_dir), summary)
         print(f"reports: {paths['html']}, {paths['json']}")
     if errors:
@@ -140,9 +147,16 @@ def cmd_capture(args: argparse.Namespace, project: api.Project) -> int:
             if dataset not in spec.datasets:
                 continue
             started = time.perf_counter()
-            done = api.capture(spark, project, spec, dataset, scale=args.scale,
-                               only_missing=not args.force, reason=args.reason)
-            state = (f"captured {', '.join(done)}" if done else "goldens present, skipped")
+            done = api.capture(
+                spark,
+                project,
+                spec,
+                dataset,
+                scale=args.scale,
+                only_missing=not args.force,
+                reason=args.reason,
+            )
+            state = f"captured {', '.join(done)}" if done else "goldens present, skipped"
             print(f"{name}/{dataset}: {state} ({time.perf_counter() - started:.1f}s)", flush=True)
     return 0
 
@@ -160,8 +174,9 @@ def cmd_fixtures(args: argparse.Namespace, project: api.Project) -> int:
             print(f"released {name}@{version}: {len(files)} files hashed")
         return 0
     spark = _spark(args)
-    bundles = {n: fixtures.load_bundle(project.fixtures, n, v, require_sample=False)
-               for n, v in targets}
+    bundles = {
+        n: fixtures.load_bundle(project.fixtures, n, v, require_sample=False) for n, v in targets
+    }
     rows = {n: b.recipe.sample_rows for n, b in bundles.items() if b.recipe}
     from pyspark.sql import functions as F
 
@@ -169,9 +184,11 @@ def cmd_fixtures(args: argparse.Namespace, project: api.Project) -> int:
 
     for name, bundle in bundles.items():
         if bundle.released:
-            raise HarnessError(f"{bundle.directory}: {bundle.ref} is released; its sample is "
-                               "frozen (make a new version to change it)")
-        df = generate(spark, bundle.recipe, rows=rows[name], other_rows=rows)
+            raise HarnessError(
+                f"{bundle.directory}: {bundle.ref} is released; its sample is "
+                "frozen (make a new version to change it)"
+            )
+        df = generate(spark, bundle.require_recipe(), rows=rows[name], other_rows=rows)
         df = df.select(*[F.col(f"`{c}`").cast("string").alias(c) for c, _ in bundle.columns])
         pdf = df.toPandas()
         pdf.to_csv(bundle.directory / "sample.csv", index=False, na_rep=fixtures.NULL_TOKEN)
@@ -187,8 +204,10 @@ def cmd_golden(args: argparse.Namespace, project: api.Project) -> int:
     if args.action == "history":
         for entry in store.history(ref):
             mark = "*" if entry.pop("current") else " "
-            print(f"{mark} {entry.pop('version')}  {entry.get('created_at', '')}  "
-                  f"{entry.get('source', '')}  {entry.get('reason', '')}")
+            print(
+                f"{mark} {entry.pop('version')}  {entry.get('created_at', '')}  "
+                f"{entry.get('source', '')}  {entry.get('reason', '')}"
+            )
         return 0
     if args.action == "restore":
         manifest = store.restore(ref, args.version)
@@ -199,11 +218,20 @@ def cmd_golden(args: argparse.Namespace, project: api.Project) -> int:
     spark = _spark(args)
     spec = project.model(args.model)
     if args.output not in spec.outputs:
-        raise HarnessError(f"model {args.model} has no output '{args.output}' "
-                           f"(outputs: {', '.join(spec.outputs)})")
-    manifest = import_files(spark, store, ref, [Path(f) for f in args.files], fmt=args.format,
-                            keys=list(spec.outputs[args.output].keys), schema=args.schema,
-                            header=args.header, reason=args.reason)
+        raise HarnessError(
+            f"model {args.model} has no output '{args.output}' (outputs: {', '.join(spec.outputs)})"
+        )
+    manifest = import_files(
+        spark,
+        store,
+        ref,
+        [Path(f) for f in args.files],
+        fmt=args.format,
+        keys=list(spec.outputs[args.output].keys),
+        schema=args.schema,
+        header=args.header,
+        reason=args.reason,
+    )
     print(f"imported {manifest['rows']:,} rows into {ref} as {manifest['version']}")
     return 0
 
@@ -214,31 +242,57 @@ def cmd_nightly(args: argparse.Namespace, project: api.Project) -> int:
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "HARNESS_SCALE": str(args.scale)}
     if not args.skip_capture:
-        print(f"[nightly] capturing missing '{args.dataset}' goldens (legacy emulation)",
-              flush=True)
-        capture = [sys.executable, "-m", "harness.cli", "capture", "--dataset", args.dataset,
-                   "--scale", str(args.scale)]
+        print(
+            f"[nightly] capturing missing '{args.dataset}' goldens (legacy emulation)", flush=True
+        )
+        capture = [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "capture",
+            "--dataset",
+            args.dataset,
+            "--scale",
+            str(args.scale),
+        ]
         code = subprocess.call(capture, env=env, cwd=project.root)
         if code:
             return code
-    cmd = [sys.executable, "-m", "pytest", "suites", "-p", "harness.progress",
-           "--harness-dataset", args.dataset, "--harness-report-dir", str(out),
-           f"--junitxml={out / 'junit.xml'}", "-o", "junit_family=xunit2", "-q",
-           "--harness-backend", args.backend]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "suites",
+        "-p",
+        "harness.progress",
+        "--harness-dataset",
+        args.dataset,
+        "--harness-report-dir",
+        str(out),
+        f"--junitxml={out / 'junit.xml'}",
+        "-o",
+        "junit_family=xunit2",
+        "-q",
+        "--harness-backend",
+        args.backend,
+    ]
     if args.workers != "0":
         cmd += ["-n", args.workers]
     cmd += args.pytest_args
     print(f"[nightly] {' '.join(cmd[2:])}", flush=True)
     started = time.perf_counter()
     code = subprocess.call(cmd, env=env, cwd=project.root)
-    print(f"[nightly] finished in {time.perf_counter() - started:.0f}s; reports: "
-          f"{out / 'report.html'}, {out / 'summary.json'}, {out / 'junit.xml'}")
+    print(
+        f"[nightly] finished in {time.perf_counter() - started:.0f}s; reports: "
+        f"{out / 'report.html'}, {out / 'summary.json'}, {out / 'junit.xml'}"
+    )
     return code
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="harness", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="harness", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--root", default=None, help="repository root (default: find it)")
     parser.add_argument("--golden-root", default=None)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -292,8 +346,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"list": cmd_list, "describe": cmd_describe, "run": cmd_run, "capture": cmd_capture,
-            "fixtures": cmd_fixtures, "golden": cmd_golden, "nightly": cmd_nightly}
+COMMANDS = {
+    "list": cmd_list,
+    "describe": cmd_describe,
+    "run": cmd_run,
+    "capture": cmd_capture,
+    "fixtures": cmd_fixtures,
+    "golden": cmd_golden,
+    "nightly": cmd_nightly,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,10 +53,14 @@ def load_recipe(path: Path) -> Recipe:
     if not isinstance(raw["columns"], dict) or not raw["columns"]:
         raise problem(FixtureError, path, "columns", "must map column names to SQL expressions")
     try:
-        return Recipe(path, int(raw["rows"]), int(raw.get("seed", 0)),
-                      {str(k): str(v) for k, v in raw["columns"].items()},
-                      int(raw.get("partitions", 8)),
-                      int(raw.get("sample_rows", min(3000, int(raw["rows"])))))
+        return Recipe(
+            path,
+            int(raw["rows"]),
+            int(raw.get("seed", 0)),
+            {str(k): str(v) for k, v in raw["columns"].items()},
+            int(raw.get("partitions", 8)),
+            int(raw.get("sample_rows", min(3000, int(raw["rows"])))),
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise FixtureError(f"{path}: bad 'rows', 'seed' or 'partitions': {exc}") from None
 
@@ -108,13 +112,15 @@ def expand(expr: str, seed: int, rows: Mapping[str, int], own_rows: int) -> str:
     expr = _VAR.sub(var, expr)
     out, pos = [], 0
     while (m := _MACRO.search(expr, pos)) is not None:
-        out.append(expr[pos:m.start()])
+        out.append(expr[pos : m.start()])
         args, end = _split_args(expr, m.end())
         args = [expand(a, seed, rows, own_rows) for a in args]
         name = m.group(1)
         if name == "U":
-            out.append(f"((CAST(xxhash64(id, {seed}, {args[0]}) & 9007199254740991 AS DOUBLE)"
-                       " + 0.5) / 9007199254740992.0)")
+            out.append(
+                f"((CAST(xxhash64(id, {seed}, {args[0]}) & 9007199254740991 AS DOUBLE)"
+                " + 0.5) / 9007199254740992.0)"
+            )
         elif name == "N":
             u1 = expand(f"U(({args[0]}) * 2 + 1)", seed, rows, own_rows)
             u2 = expand(f"U(({args[0]}) * 2 + 2)", seed, rows, own_rows)
@@ -122,15 +128,22 @@ def expand(expr: str, seed: int, rows: Mapping[str, int], own_rows: int) -> str:
         else:  # PICK
             salt, values = args[0], args[1:]
             u = expand(f"U({salt})", seed, rows, own_rows)
-            out.append(f"element_at(array({', '.join(values)}), "
-                       f"1 + CAST(floor({u} * {len(values)}) AS INT))")
+            out.append(
+                f"element_at(array({', '.join(values)}), "
+                f"1 + CAST(floor({u} * {len(values)}) AS INT))"
+            )
         pos = end
     out.append(expr[pos:])
     return "".join(out)
 
 
-def generate(spark: SparkSession, recipe: Recipe, *, rows: int | None = None,
-             other_rows: Mapping[str, int] | None = None) -> DataFrame:
+def generate(
+    spark: SparkSession,
+    recipe: Recipe,
+    *,
+    rows: int | None = None,
+    other_rows: Mapping[str, int] | None = None,
+) -> DataFrame:
     """Build the table a recipe describes, with ``rows`` rows (default: the recipe's)."""
     n = recipe.rows if rows is None else int(rows)
     df = spark.range(0, n, 1, numPartitions=max(1, min(recipe.partitions, n // 50_000 + 1)))

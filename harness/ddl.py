@@ -23,7 +23,9 @@ def parse_ddl(text: str) -> list[tuple[str, str]]:
             if depth == 0:
                 text = text[start + 1 : i]
                 break
-    columns, depth, current, quote = [], 0, [], ""
+    columns: list[tuple[str, str]] = []
+    current: list[str] = []
+    depth, quote = 0, ""
     for ch in text + ",":
         if quote:
             quote = "" if ch == quote else quote

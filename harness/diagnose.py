@@ -15,20 +15,38 @@ from typing import Any
 from harness.spec import ModelSpec
 
 _CODE_PATTERNS = [
-    (re.compile(r"\bpercentile_approx\s*\(", re.I), "percentile_approx",
-     "uses percentile_approx: Hive's and Spark's algorithms differ (relative 1e-5..1e-2); "
-     "compare with spark.sql's percentile() or approve a column tolerance"),
-    (re.compile(r"\bcast\s*\(", re.I), "cast",
-     "casts values: Hive returns NULL for a bad cast, Spark's ANSI mode raises or (try_cast) "
-     "returns NULL; check spark.sql.ansi.enabled and the input's bad values"),
-    (re.compile(r"\b(from_unixtime|unix_timestamp|to_utc_timestamp|from_utc_timestamp|"
-                r"current_timestamp|to_date)\s*\(", re.I), "time",
-     "converts times: the session time zone (Hive: the server's; here UTC) shifts results"),
-    (re.compile(r"\bround\s*\(", re.I), "round",
-     "rounds: check HALF_UP (Hive, Spark round) vs HALF_EVEN (bround, R's round)"),
-    (re.compile(r"\bDIV\b|/\s*\d+\b", re.I), "division",
-     "divides: Hive's '/' always returns DOUBLE, DIV is integral; decimal division precision "
-     "differs between Hive and Spark"),
+    (
+        re.compile(r"\bpercentile_approx\s*\(", re.I),
+        "percentile_approx",
+        "uses percentile_approx: Hive's and Spark's algorithms differ (relative 1e-5..1e-2); "
+        "compare with spark.sql's percentile() or approve a column tolerance",
+    ),
+    (
+        re.compile(r"\bcast\s*\(", re.I),
+        "cast",
+        "casts values: Hive returns NULL for a bad cast, Spark's ANSI mode raises or (try_cast) "
+        "returns NULL; check spark.sql.ansi.enabled and the input's bad values",
+    ),
+    (
+        re.compile(
+            r"\b(from_unixtime|unix_timestamp|to_utc_timestamp|from_utc_timestamp|"
+            r"current_timestamp|to_date)\s*\(",
+            re.I,
+        ),
+        "time",
+        "converts times: the session time zone (Hive: the server's; here UTC) shifts results",
+    ),
+    (
+        re.compile(r"\bround\s*\(", re.I),
+        "round",
+        "rounds: check HALF_UP (Hive, Spark round) vs HALF_EVEN (bround, R's round)",
+    ),
+    (
+        re.compile(r"\bDIV\b|/\s*\d+\b", re.I),
+        "division",
+        "divides: Hive's '/' always returns DOUBLE, DIV is integral; decimal division precision "
+        "differs between Hive and Spark",
+    ),
 ]
 
 
@@ -54,38 +72,53 @@ def hints(result: dict[str, Any], spec: ModelSpec | None = None) -> list[str]:
         rel = col.get("max_rel_diff")
         rel = rel if isinstance(rel, (int, float)) else None
         if col.get("null_mismatches"):
-            msg = (f"{name}: {col['null_mismatches']:,} rows are NULL on one side only — "
-                   "typical of casts of dirty strings (Hive NULL vs Spark ANSI) or of a "
-                   "changed join/filter")
+            msg = (
+                f"{name}: {col['null_mismatches']:,} rows are NULL on one side only — "
+                "typical of casts of dirty strings (Hive NULL vs Spark ANSI) or of a "
+                "changed join/filter"
+            )
             if "cast" in found:
                 msg += "; the model " + found["cast"]
             out.append(msg)
         if rel is not None and 0 < rel < 1e-11:
-            out.append(f"{name}: max rel diff {rel:.1e} is floating-point noise (summation "
-                       "order differs between engines/partitionings); an rtol of 1e-11 would "
-                       "accept it")
+            out.append(
+                f"{name}: max rel diff {rel:.1e} is floating-point noise (summation "
+                "order differs between engines/partitionings); an rtol of 1e-11 would "
+                "accept it"
+            )
         elif rel is not None and 1e-7 <= rel <= 5e-2 and "percentile_approx" in found:
             out.append(f"{name}: max rel diff {rel:.1e} — the model {found['percentile_approx']}")
         if col.get("type", "").startswith("timestamp") and "time" in found:
             out.append(f"{name}: the model {found['time']}")
         samples = result.get("samples", {}).get(name, [])
-        if samples and all(_integral(s.get("expected")) and not _integral(s.get("actual"))
-                           for s in samples if s.get("actual") is not None):
-            out.append(f"{name}: golden values are whole numbers, new ones are not — integer "
-                       "vs fractional division or a lost CAST")
+        if samples and all(
+            _integral(s.get("expected")) and not _integral(s.get("actual"))
+            for s in samples
+            if s.get("actual") is not None
+        ):
+            out.append(
+                f"{name}: golden values are whole numbers, new ones are not — integer "
+                "vs fractional division or a lost CAST"
+            )
         if rel is not None and rel >= 5e-2 and "round" in found:
             out.append(f"{name}: the model {found['round']}")
     if result.get("duplicate_keys", {}).get("actual"):
-        out.append("duplicate keys in the new output: a join fanned out (duplicate reference "
-                   "rows?) or a dedup step behaves differently")
+        out.append(
+            "duplicate keys in the new output: a join fanned out (duplicate reference "
+            "rows?) or a dedup step behaves differently"
+        )
     if result.get("missing_keys", {}).get("count") or result.get("extra_keys", {}).get("count"):
-        out.append("keys differ: check filters on dirty values (NULL/'N/A') and date parsing, "
-                   "whose results differ between Hive and Spark")
+        out.append(
+            "keys differ: check filters on dirty values (NULL/'N/A') and date parsing, "
+            "whose results differ between Hive and Spark"
+        )
     for change in result.get("schema", {}).get("type_changes", []):
         if not change.get("tolerated"):
-            out.append(f"{change['column']}: type {change['expected']} became "
-                       f"{change['actual']} — Spark's type coercion differs from Hive's "
-                       "(e.g. int/int is DOUBLE, decimal precision)")
+            out.append(
+                f"{change['column']}: type {change['expected']} became "
+                f"{change['actual']} — Spark's type coercion differs from Hive's "
+                "(e.g. int/int is DOUBLE, decimal precision)"
+            )
     return out
 
 

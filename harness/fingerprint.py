@@ -55,8 +55,11 @@ def compute(spec: ModelSpec, bundles: dict[str, Bundle]) -> dict[str, Any]:
 def engine_versions(spark: Any = None, *, r: bool = False) -> dict[str, str]:
     """Python, pyspark, the harness, Spark (given a session) and, with ``r`` (an R step
     ran), R's own version, read through rpy2 like the fingerprint's."""
-    versions = {"python": platform.python_version(), "pyspark": python_version_of("pyspark"),
-                "harness": python_version_of("parity-harness")}
+    versions = {
+        "python": platform.python_version(),
+        "pyspark": python_version_of("pyspark"),
+        "harness": python_version_of("parity-harness"),
+    }
     if spark is not None:
         try:
             versions["spark"] = spark.version

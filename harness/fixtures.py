@@ -29,8 +29,19 @@ from harness.workdir import data_dir
 BUNDLE_FILE = "fixture.yaml"
 MANIFEST_FILE = "manifest.json"
 NULL_TOKEN = "\\N"
-_FIELDS = ("name", "version", "description", "released", "schema", "sample", "full",
-           "reference", "checks", "owner", "source")
+_FIELDS = (
+    "name",
+    "version",
+    "description",
+    "released",
+    "schema",
+    "sample",
+    "full",
+    "reference",
+    "checks",
+    "owner",
+    "source",
+)
 _FULL_FIELDS = ("generator", "location")
 CHECK_KINDS = ("not_null", "unique", "accepted_values", "range", "parseable")
 SEVERITIES = ("error", "warn")  # error: stop before the model runs; warn: report and go on
@@ -82,6 +93,12 @@ class Bundle:
     def ddl(self) -> str:
         return ", ".join(f"`{n}` {t}" for n, t in self.columns)
 
+    def require_recipe(self) -> datagen.Recipe:
+        """The generator recipe, or a clear error for a bundle that has none."""
+        if self.recipe is None:
+            raise FixtureError(f"{self.directory / BUNDLE_FILE}: no 'full.generator' recipe")
+        return self.recipe
+
 
 def _parse_checks(path: Path, raw: Any) -> list[Check]:
     if raw is not None and not isinstance(raw, list):
@@ -92,8 +109,12 @@ def _parse_checks(path: Path, raw: Any) -> list[Check]:
         item = check_fields(FixtureError, path, where, item, _CHECK_FIELDS)
         kinds = [k for k in item if k in CHECK_KINDS]
         if len(kinds) != 1:
-            raise problem(FixtureError, path, where, f"needs exactly one of "
-                          f"{', '.join(CHECK_KINDS)} (got {', '.join(map(str, item))})")
+            raise problem(
+                FixtureError,
+                path,
+                where,
+                f"needs exactly one of {', '.join(CHECK_KINDS)} (got {', '.join(map(str, item))})",
+            )
         kind = kinds[0]
         value = item[kind]
         if kind in ("not_null", "unique"):
@@ -101,10 +122,16 @@ def _parse_checks(path: Path, raw: Any) -> list[Check]:
         else:  # {column: arg}
             if not isinstance(value, dict) or len(value) != 1:
                 raise problem(FixtureError, path, f"{where}.{kind}", "must be {column: ...}")
-            (col, arg), = value.items()
+            ((col, arg),) = value.items()
             cols = (col,)
-        severity = check_choice(FixtureError, path, f"{where}.severity",
-                                item.get("severity", "error"), SEVERITIES, "severity")
+        severity = check_choice(
+            FixtureError,
+            path,
+            f"{where}.severity",
+            item.get("severity", "error"),
+            SEVERITIES,
+            "severity",
+        )
         checks.append(Check(kind, cols, severity, float(item.get("max_fraction", 0.0)), arg))
     return checks
 
@@ -114,8 +141,11 @@ def bundle_digest(files: dict[str, str]) -> str:
 
 
 def current_hashes(directory: Path) -> dict[str, str]:
-    return {p.name: sha256_file(p) for p in sorted(directory.iterdir())
-            if p.is_file() and p.name != MANIFEST_FILE and not p.name.startswith(".")}
+    return {
+        p.name: sha256_file(p)
+        for p in sorted(directory.iterdir())
+        if p.is_file() and p.name != MANIFEST_FILE and not p.name.startswith(".")
+    }
 
 
 def load_bundle(root: Path, name: str, version: str, *, require_sample: bool = True) -> Bundle:
@@ -123,8 +153,11 @@ def load_bundle(root: Path, name: str, version: str, *, require_sample: bool = T
     spec_path = directory / BUNDLE_FILE
     if not spec_path.is_file():
         available = sorted(p.name for p in (Path(root) / name).glob("*") if p.is_dir())
-        hint = (f"versions present: {', '.join(available)}" if available
-                else f"no fixture '{name}' under {root}")
+        hint = (
+            f"versions present: {', '.join(available)}"
+            if available
+            else f"no fixture '{name}' under {root}"
+        )
         raise FixtureError(f"{spec_path}: fixture bundle {name}@{version} not found ({hint})")
     try:
         raw = yaml.safe_load(spec_path.read_text()) or {}
@@ -144,22 +177,28 @@ def load_bundle(root: Path, name: str, version: str, *, require_sample: bool = T
         if released:
             for fname, sha in recorded.items():
                 if fname not in now:
-                    raise FixtureError(f"{directory / fname}: file of released fixture "
-                                       f"{name}@{version} is missing")
+                    raise FixtureError(
+                        f"{directory / fname}: file of released fixture {name}@{version} is missing"
+                    )
                 if now[fname] != sha:
                     raise FixtureError(
                         f"{directory / fname}: changed after {name}@{version} was released "
                         f"(sha256 {now[fname][:12]} != manifest {sha[:12]}). Released versions "
                         f"are immutable: restore the file, or copy the bundle to a new version "
-                        f"folder and release that (harness fixtures release {name}/<new>)")
+                        f"folder and release that (harness fixtures release {name}/<new>)"
+                    )
             added = set(now) - set(recorded)
             if added:
-                raise FixtureError(f"{directory}: file(s) {', '.join(sorted(added))} added to "
-                                   f"released fixture {name}@{version}; make a new version")
+                raise FixtureError(
+                    f"{directory}: file(s) {', '.join(sorted(added))} added to "
+                    f"released fixture {name}@{version}; make a new version"
+                )
         digest = bundle_digest(recorded)
     elif released:
-        raise FixtureError(f"{manifest_path}: released fixture {name}@{version} has no manifest "
-                           f"(run: harness fixtures release {name}/{version})")
+        raise FixtureError(
+            f"{manifest_path}: released fixture {name}@{version} has no manifest "
+            f"(run: harness fixtures release {name}/{version})"
+        )
     else:
         digest = "unreleased:" + bundle_digest(current_hashes(directory))
 
@@ -177,8 +216,10 @@ def load_bundle(root: Path, name: str, version: str, *, require_sample: bool = T
 
     sample_file = directory / raw["sample"] if raw.get("sample") else None
     if require_sample and sample_file is not None and not sample_file.is_file():
-        raise FixtureError(f"{sample_file}: sample data file is missing "
-                           f"(build it with: harness fixtures sample {name}/{version})")
+        raise FixtureError(
+            f"{sample_file}: sample data file is missing "
+            f"(build it with: harness fixtures sample {name}/{version})"
+        )
     full = check_fields(FixtureError, spec_path, "full", raw.get("full") or {}, _FULL_FIELDS)
     recipe, location = None, None
     if "generator" in full:
@@ -188,9 +229,19 @@ def load_bundle(root: Path, name: str, version: str, *, require_sample: bool = T
         recipe = datagen.load_recipe(gen_path)
     elif "location" in full:
         location = str(full["location"])
-    return Bundle(name, str(version), directory, columns,
-                  sample_file, recipe, location, released, bool(raw.get("reference", False)),
-                  _parse_checks(spec_path, raw.get("checks")), digest)
+    return Bundle(
+        name,
+        str(version),
+        directory,
+        columns,
+        sample_file,
+        recipe,
+        location,
+        released,
+        bool(raw.get("reference", False)),
+        _parse_checks(spec_path, raw.get("checks")),
+        digest,
+    )
 
 
 def release(bundle_dir: Path) -> dict[str, str]:
@@ -202,8 +253,13 @@ def release(bundle_dir: Path) -> dict[str, str]:
         spec_path.write_text(text)
     files = current_hashes(bundle_dir)
     (bundle_dir / MANIFEST_FILE).write_text(
-        json.dumps({"bundle": bundle_dir.parent.name, "version": bundle_dir.name,
-                    "files": files}, indent=2, sort_keys=True) + "\n")
+        json.dumps(
+            {"bundle": bundle_dir.parent.name, "version": bundle_dir.name, "files": files},
+            indent=2,
+            sort_keys=True,
+        )
+        + "\n"
+    )
     return files
 
 
@@ -212,8 +268,10 @@ def release(bundle_dir: Path) -> dict[str, str]:
 
 def _typed(df: DataFrame, bundle: Bundle) -> DataFrame:
     """The bundle's columns, in its order, cast to its types (strings stay as they are)."""
-    exprs = [F.col(f"`{n}`").cast(t).alias(n) if t.lower() != "string" else F.col(f"`{n}`")
-             for n, t in bundle.columns]
+    exprs = [
+        F.col(f"`{n}`").cast(t).alias(n) if t.lower() != "string" else F.col(f"`{n}`")
+        for n, t in bundle.columns
+    ]
     return df.select(*exprs)
 
 
@@ -222,35 +280,55 @@ def load_sample(spark: SparkSession, bundle: Bundle) -> DataFrame:
     if bundle.sample_file is None:
         raise FixtureError(f"{bundle.directory / BUNDLE_FILE}: no 'sample' data declared")
     try:
-        pdf = pd.read_csv(bundle.sample_file, dtype=str, keep_default_na=False,
-                          na_values=[NULL_TOKEN], quotechar='"', escapechar=None)
+        pdf = pd.read_csv(
+            bundle.sample_file,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[NULL_TOKEN],
+            quotechar='"',
+            escapechar=None,
+        )
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise FixtureError(f"{bundle.sample_file}: cannot read sample CSV: {exc}") from None
     expected = [n for n, _ in bundle.columns]
     if list(pdf.columns) != expected:
-        raise FixtureError(f"{bundle.sample_file}: header {list(pdf.columns)} does not match "
-                           f"the schema columns {expected}")
-    pdf = pdf.astype(object).where(pdf.notna(), None)
+        raise FixtureError(
+            f"{bundle.sample_file}: header {list(pdf.columns)} does not match "
+            f"the schema columns {expected}"
+        )
+    # pandas-stubs leave None out of where()'s `other`; pandas documents it (NaN -> None).
+    pdf = pdf.astype(object).where(pdf.notna(), None)  # type: ignore[call-overload]
     schema = ", ".join(f"`{n}` string" for n in expected)
-    raw = spark.createDataFrame(pdf, schema=schema) if len(pdf) else \
-        spark.createDataFrame([], schema=schema)
+    raw = (
+        spark.createDataFrame(pdf, schema=schema)
+        if len(pdf)
+        else spark.createDataFrame([], schema=schema)
+    )
     return _typed(raw, bundle)
 
 
 def full_rows(bundle: Bundle, scale: float) -> int:
-    if bundle.recipe is None:
-        raise FixtureError(f"{bundle.directory / BUNDLE_FILE}: no 'full.generator' recipe")
-    return max(1, round(bundle.recipe.rows * (1.0 if bundle.reference else scale)))
+    recipe = bundle.require_recipe()
+    return max(1, round(recipe.rows * (1.0 if bundle.reference else scale)))
 
 
-def load_full(spark: SparkSession, bundle: Bundle, *, scale: float = 1.0,
-              other_rows: dict[str, int] | None = None, cache: bool = True) -> DataFrame:
+def load_full(
+    spark: SparkSession,
+    bundle: Bundle,
+    *,
+    scale: float = 1.0,
+    other_rows: dict[str, int] | None = None,
+    cache: bool = True,
+) -> DataFrame:
     """The full-size table: generated deterministically (cached as Parquet) or read in place."""
     if bundle.location is not None:
-        return spark.read.parquet(bundle.location) if "/" in bundle.location \
+        return (
+            spark.read.parquet(bundle.location)
+            if "/" in bundle.location
             else spark.table(bundle.location)
+        )
     rows = full_rows(bundle, scale)
-    df = datagen.generate(spark, bundle.recipe, rows=rows, other_rows=other_rows)
+    df = datagen.generate(spark, bundle.require_recipe(), rows=rows, other_rows=other_rows)
     df = _typed(df, bundle)
     if not cache:
         return df
@@ -282,8 +360,10 @@ class CheckResult:
 
     def line(self) -> str:
         state = "ok" if self.ok else self.severity.upper()
-        return (f"{self.table}: {self.check}: {self.failing_rows:,} of {self.rows:,} rows "
-                f"({self.fraction:.2%}, allowed {self.max_fraction:.2%}) {state}")
+        return (
+            f"{self.table}: {self.check}: {self.failing_rows:,} of {self.rows:,} rows "
+            f"({self.fraction:.2%}, allowed {self.max_fraction:.2%}) {state}"
+        )
 
 
 def run_checks(df: DataFrame, table: str, checks: list[Check]) -> list[CheckResult]:
@@ -319,11 +399,20 @@ def run_checks(df: DataFrame, table: str, checks: list[Check]) -> list[CheckResu
     results = []
     for i, c in enumerate(checks):
         if c.kind == "unique":
-            dups = (df.groupBy(*[F.col(f"`{n}`") for n in c.columns]).count()
-                    .where(F.col("count") > 1).agg(F.sum("count")).collect()[0][0]) or 0
+            dups = (
+                (
+                    df.groupBy(*[F.col(f"`{n}`") for n in c.columns])
+                    .count()
+                    .where(F.col("count") > 1)
+                    .agg(F.sum("count"))
+                    .collect()[0][0]
+                )
+                or 0
+            )
             failing = int(dups)
         else:
             failing = int(row[f"c{i}"])
-        results.append(CheckResult(table, c.label, c.severity, failing, int(row["_rows"]),
-                                   c.max_fraction))
+        results.append(
+            CheckResult(table, c.label, c.severity, failing, int(row["_rows"]), c.max_fraction)
+        )
     return results

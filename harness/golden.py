@@ -81,8 +81,11 @@ class GoldenStore:
 
     def versions(self, ref: GoldenRef) -> list[str]:
         base = self.path(ref)
-        return sorted(p.name for p in base.glob("v[0-9][0-9][0-9][0-9]") if p.is_dir()) \
-            if base.is_dir() else []
+        return (
+            sorted(p.name for p in base.glob("v[0-9][0-9][0-9][0-9]") if p.is_dir())
+            if base.is_dir()
+            else []
+        )
 
     def current_version(self, ref: GoldenRef) -> str | None:
         pointer = self.path(ref) / CURRENT
@@ -94,23 +97,32 @@ class GoldenStore:
         return self.current_version(ref) is not None
 
     def missing_message(self, ref: GoldenRef) -> str:
-        return (f"no golden for {ref} in {self.root} — capture it from the legacy platform "
-                f"(harness capture {ref.model} --dataset {ref.dataset}), import an export "
-                f"(harness golden import {ref.model} {ref.output} FILES --dataset {ref.dataset}), "
-                f"or, for an approved new output, run pytest -k {ref.model} --update-golden "
-                f"--reason '<approval ref>'")
+        return (
+            f"no golden for {ref} in {self.root} — capture it from the legacy platform "
+            f"(harness capture {ref.model} --dataset {ref.dataset}), import an export "
+            f"(harness golden import {ref.model} {ref.output} FILES --dataset {ref.dataset}), "
+            f"or, for an approved new output, run pytest -k {ref.model} --update-golden "
+            f"--reason '<approval ref>'"
+        )
 
     # ------------------------------------------------------------------------ verifying
 
-    def manifest(self, ref: GoldenRef, version: str | None = None) -> dict[str, Any]:
+    def _version(self, ref: GoldenRef, version: str | None = None) -> str:
+        """``version``, else the one CURRENT points to; a clear error when there is none."""
         version = version or self.current_version(ref)
         if version is None:
             raise GoldenError(self.missing_message(ref))
+        return version
+
+    def manifest(self, ref: GoldenRef, version: str | None = None) -> dict[str, Any]:
+        version = self._version(ref, version)
         path = self.path(ref) / version / MANIFEST
         if not path.is_file():
-            raise GoldenError(f"{path}: golden {ref} {version} has no manifest (CURRENT points "
-                              f"to a version that is not there); restore one with harness "
-                              f"golden restore {ref.model} {ref.output} --dataset {ref.dataset}")
+            raise GoldenError(
+                f"{path}: golden {ref} {version} has no manifest (CURRENT points "
+                f"to a version that is not there); restore one with harness "
+                f"golden restore {ref.model} {ref.output} --dataset {ref.dataset}"
+            )
         try:
             manifest = json.loads(path.read_text())
         except ValueError as exc:
@@ -123,22 +135,27 @@ class GoldenStore:
     def verify(self, ref: GoldenRef, version: str | None = None) -> dict[str, Any]:
         """Check every data file against the manifest; a corrupt golden is never a pass."""
         manifest = self.manifest(ref, version)
-        base = self.path(ref) / (version or self.current_version(ref))
+        base = self.path(ref) / self._version(ref, version)
         present = {str(p.relative_to(base)) for p in (base / "data").rglob("*.parquet")}
         for name, sha in manifest["files"].items():
             file = base / name
             if not file.is_file():
-                raise GoldenError(f"{file}: golden data file is missing (golden {ref} is "
-                                  "incomplete; restore it from version control or history)")
+                raise GoldenError(
+                    f"{file}: golden data file is missing (golden {ref} is "
+                    "incomplete; restore it from version control or history)"
+                )
             actual = sha256_file(file)
             if actual != sha:
-                raise GoldenError(f"{file}: golden data was modified or corrupted (sha256 "
-                                  f"{actual[:12]} != manifest {sha[:12]}); goldens change only "
-                                  "through --update-golden or harness golden import")
+                raise GoldenError(
+                    f"{file}: golden data was modified or corrupted (sha256 "
+                    f"{actual[:12]} != manifest {sha[:12]}); goldens change only "
+                    "through --update-golden or harness golden import"
+                )
         extra = present - set(manifest["files"])
         if extra:
-            raise GoldenError(f"{base}: unexpected data file(s) in golden {ref}: "
-                              f"{', '.join(sorted(extra))}")
+            raise GoldenError(
+                f"{base}: unexpected data file(s) in golden {ref}: {', '.join(sorted(extra))}"
+            )
         rows = 0
         for name in manifest["files"]:
             try:
@@ -146,15 +163,16 @@ class GoldenStore:
             except Exception as exc:
                 raise GoldenError(f"{base / name}: golden Parquet cannot be read ({exc})") from None
         if rows != manifest["rows"]:
-            raise GoldenError(f"{base}: golden {ref} has {rows} rows, manifest says "
-                              f"{manifest['rows']}")
+            raise GoldenError(
+                f"{base}: golden {ref} has {rows} rows, manifest says {manifest['rows']}"
+            )
         return manifest
 
     def read(self, spark: SparkSession, ref: GoldenRef) -> tuple[DataFrame, dict[str, Any]]:
         """Verified golden as a DataFrame: read by Spark when the backend sees this machine's
         files, else on the client (a remote cluster cannot read our Parquet paths)."""
         manifest = self.verify(ref)
-        base = self.path(ref) / self.current_version(ref)
+        base = self.path(ref) / self._version(ref)
         schema = T.StructType.fromJson(manifest["spark_schema"])
         files = [str(base / name) for name in sorted(manifest["files"])]
         if not files:
@@ -166,8 +184,16 @@ class GoldenStore:
 
     # -------------------------------------------------------------------------- writing
 
-    def write(self, spark: SparkSession, df: DataFrame, ref: GoldenRef, *, keys: list[str],
-              provenance: dict[str, Any], keep: int = KEEP_VERSIONS) -> dict[str, Any]:
+    def write(
+        self,
+        spark: SparkSession,
+        df: DataFrame,
+        ref: GoldenRef,
+        *,
+        keys: list[str],
+        provenance: dict[str, Any],
+        keep: int = KEEP_VERSIONS,
+    ) -> dict[str, Any]:
         """Write a new version and switch CURRENT to it atomically. Returns the manifest.
         Spark writes the Parquet when the backend sees this machine's files, else the client."""
         if provenance.get("source") not in SOURCES:
@@ -204,18 +230,31 @@ class GoldenStore:
         existing = self.versions(ref)
         version = f"v{(int(existing[-1][1:]) + 1) if existing else 1:04d}"
         manifest = {
-            "format": FORMAT, "model": ref.model, "dataset": ref.dataset, "output": ref.output,
-            "version": version, "keys": list(keys), "rows": rows, "files": files,
-            "schema": [{"name": f.name, "type": f.dataType.simpleString()}
-                       for f in df.schema.fields],
+            "format": FORMAT,
+            "model": ref.model,
+            "dataset": ref.dataset,
+            "output": ref.output,
+            "version": version,
+            "keys": list(keys),
+            "rows": rows,
+            "files": files,
+            "schema": [
+                {"name": f.name, "type": f.dataType.simpleString()} for f in df.schema.fields
+            ],
             "spark_schema": json.loads(df.schema.json()),
-            "stats": column_stats(spark.read.parquet(*[str(staging / f) for f in files])
-                                  if local_files else df),
-            "provenance": {"created_at": _now(), "created_by": _who(),
-                           "previous_version": previous, **provenance},
+            "stats": column_stats(
+                spark.read.parquet(*[str(staging / f) for f in files]) if local_files else df
+            ),
+            "provenance": {
+                "created_at": _now(),
+                "created_by": _who(),
+                "previous_version": previous,
+                **provenance,
+            },
         }
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True,
-                                                   default=str) + "\n")
+        (staging / MANIFEST).write_text(
+            json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n"
+        )
         _fault("after-manifest")
         os.replace(staging, base / version)
         _fault("before-switch")
@@ -264,8 +303,9 @@ def column_stats(df: DataFrame) -> dict[str, dict[str, Any]]:
     for i, f in enumerate(df.schema.fields):
         col = F.col(f"`{f.name.replace('`', '``')}`")
         aggs.append(F.count_if(col.isNull()).alias(f"n{i}"))
-        if isinstance(f.dataType, (T.NumericType, T.DateType, T.TimestampType, T.StringType,
-                                   T.BooleanType)):
+        if isinstance(
+            f.dataType, (T.NumericType, T.DateType, T.TimestampType, T.StringType, T.BooleanType)
+        ):
             aggs += [F.min(col).alias(f"lo{i}"), F.max(col).alias(f"hi{i}")]
         if isinstance(f.dataType, T.NumericType):
             numeric.append(i)
@@ -284,8 +324,9 @@ def column_stats(df: DataFrame) -> dict[str, dict[str, Any]]:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, float):
-        return float(f"{value:.12g}") if value == value and abs(value) != float("inf") \
-            else str(value)
+        return (
+            float(f"{value:.12g}") if value == value and abs(value) != float("inf") else str(value)
+        )
     if value is None or isinstance(value, (int, str, bool)):
         return value
     return str(value)
@@ -296,11 +337,20 @@ def render_summary(manifest: dict[str, Any]) -> str:
     from syrupy.extensions.amber.serializer import AmberDataSerializer
 
     prov = manifest.get("provenance", {})
-    data = {"golden": f"{manifest['model']}/{manifest['dataset']}/{manifest['output']}",
-            "version": manifest["version"], "rows": manifest["rows"], "keys": manifest["keys"],
-            "schema": {c["name"]: c["type"] for c in manifest["schema"]},
-            "stats": manifest.get("stats", {}),
-            "provenance": {k: prov.get(k) for k in ("source", "reason", "created_by",
-                                                     "created_at", "origin") if prov.get(k)}}
-    return f"# golden summary (generated; review its diff on refresh)\n" \
-           f"{AmberDataSerializer.serialize(data)}\n"
+    data = {
+        "golden": f"{manifest['model']}/{manifest['dataset']}/{manifest['output']}",
+        "version": manifest["version"],
+        "rows": manifest["rows"],
+        "keys": manifest["keys"],
+        "schema": {c["name"]: c["type"] for c in manifest["schema"]},
+        "stats": manifest.get("stats", {}),
+        "provenance": {
+            k: prov.get(k)
+            for k in ("source", "reason", "created_by", "created_at", "origin")
+            if prov.get(k)
+        },
+    }
+    return (
+        f"# golden summary (generated; review its diff on refresh)\n"
+        f"{AmberDataSerializer.serialize(data)}\n"
+    )

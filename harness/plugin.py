@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -33,7 +34,12 @@ from harness.pytest_options import (
 )
 from harness.pytest_options import opt as _opt
 from harness.report.records import ModelRecord
-from harness.spec import DATASETS, SPEC_FILE, load_spec
+from harness.spec import DATASETS, SPEC_FILE, ModelSpec, load_spec
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from harness.backends import ConnectServer
 
 CHECKS = ("schema", "keys", "values")
 
@@ -53,13 +59,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "xdist_group(name): keep tests on one xdist worker")
     apply_deprecated_options(config)
     if _opt(config, "update-golden") and not _opt(config, "reason").strip():
-        raise pytest.UsageError("--harness-update-golden needs --harness-reason 'CR-123: why "
-                                "the change was approved' (it is recorded in the golden's "
-                                "provenance)")
+        raise pytest.UsageError(
+            "--harness-update-golden needs --harness-reason 'CR-123: why "
+            "the change was approved' (it is recorded in the golden's "
+            "provenance)"
+        )
     state = HarnessState(config)
     config.stash[STATE] = state
     wants_server = chosen_backend(config) == "connect" and not (
-        _opt(config, "remote") or os.environ.get("SPARK_REMOTE"))
+        _opt(config, "remote") or os.environ.get("SPARK_REMOTE")
+    )
     if wants_server and not is_worker(config):
         from harness.backends import ConnectServer
 
@@ -74,12 +83,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     state = config.stash.get(STATE, None)
-    lines = [f"harness: backend {chosen_backend(config)}, datasets "
-             f"{','.join(datasets_of(config))}, goldens {state.project.golden}"
-             if state else "harness: not configured"]
+    lines = [
+        f"harness: backend {chosen_backend(config)}, datasets "
+        f"{','.join(datasets_of(config))}, goldens {state.project.golden}"
+        if state
+        else "harness: not configured"
+    ]
     if state is not None and state.server is not None:
-        lines.append(f"harness: Spark Connect server {state.server.url} (pid {state.server.pid}) "
-                     "shared by all workers")
+        lines.append(
+            f"harness: Spark Connect server {state.server.url} (pid {state.server.pid}) "
+            "shared by all workers"
+        )
     return lines
 
 
@@ -98,23 +112,24 @@ class HarnessState:
 
     def __init__(self, config: pytest.Config):
         self.config = config
-        self.server = None
-        self.project = api.Project.find(config.rootpath,
-                                        golden=_opt(config, "golden-root"))
-        self._spark = None
+        self.server: ConnectServer | None = None
+        self.project = api.Project.find(config.rootpath, golden=_opt(config, "golden-root"))
+        self._spark: SparkSession | None = None
         self.runs: dict[tuple[str, str], api.ModelRun | HarnessError] = {}
         self.checks: dict[tuple[str, str, str], api.OutputCheck | HarnessError] = {}
         self.records: dict[tuple[str, str], ModelRecord] = {}
         self.updated: list[str] = []
 
     @property
-    def spark(self):
+    def spark(self) -> SparkSession:
         if self._spark is None:
             from harness.backends import get_spark
 
-            self._spark = get_spark(chosen_backend(self.config),
-                                    remote=_opt(self.config, "remote"),
-                                    profile=_opt(self.config, "databricks-profile"))
+            self._spark = get_spark(
+                chosen_backend(self.config),
+                remote=_opt(self.config, "remote"),
+                profile=_opt(self.config, "databricks-profile"),
+            )
         return self._spark
 
     def scale(self) -> float:
@@ -160,8 +175,9 @@ class HarnessState:
                 store = self.project.store()
                 if _opt(self.config, "update-golden"):
                     self._update(run, output)
-                check = api.check_output(self.spark, store, run, output,
-                                         rtol=_opt(self.config, "rtol"))
+                check = api.check_output(
+                    self.spark, store, run, output, rtol=_opt(self.config, "rtol")
+                )
                 self.checks[key] = check
                 rec.record_check(check)
             except HarnessError as exc:
@@ -185,14 +201,21 @@ class HarnessState:
                 before = format_comparison(old.comparison.to_dict(), max_examples=3)
             except HarnessError as exc:
                 before = f"previous golden unusable: {exc}"
-        manifest = api.write_golden(self.spark, store, run, output, source="refresh",
-                                    reason=_opt(self.config, "reason"))
-        self.updated.append(f"{ref} -> {manifest['version']} ({manifest['rows']:,} rows)"
-                            + (f"\n    change vs previous: {before}".replace("\n", "\n    ")
-                               if before else " (new golden)"))
+        manifest = api.write_golden(
+            self.spark, store, run, output, source="refresh", reason=_opt(self.config, "reason")
+        )
+        self.updated.append(
+            f"{ref} -> {manifest['version']} ({manifest['rows']:,} rows)"
+            + (
+                f"\n    change vs previous: {before}".replace("\n", "\n    ")
+                if before
+                else " (new golden)"
+            )
+        )
 
 
 STATE = pytest.StashKey[HarnessState]()
+STARTED = pytest.StashKey[float]()  # when the session started, for the report
 
 
 class ParityFailure(AssertionError):
@@ -213,14 +236,15 @@ class ModelFile(pytest.File):
         try:
             spec = load_spec(self.path)
         except HarnessError as exc:
-            yield SpecErrorItem.from_parent(self, name=f"{self.path.parent.name}-spec",
-                                            error=str(exc))
+            yield SpecErrorItem.from_parent(
+                self, name=f"{self.path.parent.name}-spec", error=str(exc)
+            )
             return
         yield ModelSuite.from_parent(self, name=spec.name, spec=spec)
 
 
 class ModelSuite(pytest.Collector):
-    def __init__(self, *, spec, **kwargs):
+    def __init__(self, *, spec: ModelSpec, **kwargs):
         super().__init__(**kwargs)
         self.spec = spec
 
@@ -228,31 +252,43 @@ class ModelSuite(pytest.Collector):
         for dataset in datasets_of(self.config):
             if dataset not in self.spec.datasets:
                 continue
-            yield ModelItem.from_parent(self, name=f"{dataset}-inputs", dataset=dataset,
-                                        output=None, check="inputs")
+            yield ModelItem.from_parent(
+                self,
+                name=f"{dataset}-inputs",
+                spec=self.spec,
+                dataset=dataset,
+                output=None,
+                check="inputs",
+            )
             for output in self.spec.outputs:
                 for check in CHECKS:
-                    yield ModelItem.from_parent(self, name=f"{dataset}-{output}-{check}",
-                                                dataset=dataset, output=output, check=check)
+                    yield ModelItem.from_parent(
+                        self,
+                        name=f"{dataset}-{output}-{check}",
+                        spec=self.spec,
+                        dataset=dataset,
+                        output=output,
+                        check=check,
+                    )
 
 
 class ModelItem(pytest.Item):
-    def __init__(self, *, dataset: str, output: str | None, check: str, **kwargs):
+    def __init__(self, *, spec: ModelSpec, dataset: str, output: str | None, check: str, **kwargs):
         super().__init__(**kwargs)
-        self.dataset, self.output, self.check = dataset, output, check
-        model = self.parent.spec.name
-        self.add_marker(pytest.mark.xdist_group(model))
+        self.spec = spec
+        self.dataset, self.output, self.check = dataset, output, check  # output None: "inputs"
+        self.add_marker(pytest.mark.xdist_group(spec.name))
         self.add_marker(pytest.mark.harness)
         if dataset == "full":
             self.add_marker(pytest.mark.slow)
 
     @property
     def model(self) -> str:
-        return self.parent.spec.name
+        return self.spec.name
 
     def runtest(self) -> None:
         state = self.config.stash[STATE]
-        if self.check == "inputs":
+        if self.output is None:  # the "inputs" item
             run = state.run(self.model, self.dataset)
             warned = [c.line() for c in run.checks if not c.ok]
             for line in warned:
@@ -264,10 +300,13 @@ class ModelItem(pytest.Item):
         if not ok:
             from harness.report.text import format_changes
 
-            text = "\n".join(t for t in (cmp.report(), format_changes(result.fingerprint_changes))
-                              if t)
-            raise ParityFailure(f"{self.model}/{self.dataset}/{self.output}: {self.check} "
-                                f"differ from the golden\n{text}")
+            text = "\n".join(
+                t for t in (cmp.report(), format_changes(result.fingerprint_changes)) if t
+            )
+            raise ParityFailure(
+                f"{self.model}/{self.dataset}/{self.output}: {self.check} "
+                f"differ from the golden\n{text}"
+            )
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, (HarnessError, ParityFailure)):
@@ -297,8 +336,9 @@ class SpecErrorItem(pytest.Item):
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
-                                  items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     expression = config.getoption("keyword")
     if expression and not items and not is_worker(config):
         state = config.stash[STATE]
@@ -306,8 +346,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             names = ", ".join(sorted(state.project.models))
         except HarnessError:
             names = "(suites unreadable)"
-        raise pytest.UsageError(f"no model, dataset or output matches -k '{expression}'; "
-                                f"models: {names}")
+        raise pytest.UsageError(
+            f"no model, dataset or output matches -k '{expression}'; models: {names}"
+        )
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
@@ -337,23 +378,28 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for rec in state.records.values():
         write_part(Path(report_dir), rec, worker)
     if not is_worker(config):
-        engine = {}
+        engine: dict[str, str] = {}
         if state._spark is not None:
             from harness.fingerprint import engine_versions
 
             engine = engine_versions(state._spark)
-        write_reports(Path(report_dir), backend=chosen_backend(config),
-                      datasets=datasets_of(config), engine=engine,
-                      started=state_started(config), finished=time.time())
+        write_reports(
+            Path(report_dir),
+            backend=chosen_backend(config),
+            datasets=datasets_of(config),
+            engine=engine,
+            started=state_started(config),
+            finished=time.time(),
+        )
 
 
 def state_started(config: pytest.Config) -> float:
-    return getattr(config, "_harness_started", time.time())
+    return config.stash.get(STARTED, time.time())
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
-    session.config._harness_started = time.time()
+    session.config.stash[STARTED] = time.time()
     report_dir = _opt(session.config, "report-dir")
     if report_dir and not is_worker(session.config):
         from harness.report.summary import clear_parts

@@ -64,8 +64,11 @@ def pytest_runtest_logreport(report) -> None:
     _failed[model] += report.failed
     if _done[model] == _total.get(model):
         verdict = "FAILED" if _failed[model] else "passed"
-        _say(_config, f"{model}: done, {verdict} ({_done[model] - _failed[model]}/"
-                      f"{_done[model]} tests ok, {time.perf_counter() - _started[model]:.0f}s)")
+        _say(
+            _config,
+            f"{model}: done, {verdict} ({_done[model] - _failed[model]}/"
+            f"{_done[model]} tests ok, {time.perf_counter() - _started[model]:.0f}s)",
+        )
     elif _done[model] == 1:
         _say(_config, f"{model}: running")
 

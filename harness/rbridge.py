@@ -28,31 +28,33 @@ from harness.errors import ModelRunError
 _NA_REAL_BITS = np.uint64(0x7FF00000000007A2)
 _NA_INT = np.iinfo(np.int32).min
 _R_ORIGIN = np.datetime64("1970-01-01", "D")
+_R_DAY = np.timedelta64(1, "D")
 
 
+@lru_cache(maxsize=1)
 def _r() -> Any:
-    """rpy2's low-level interface, started once per process, or a clear error."""
+    """rpy2's low-level interface, started once per process (cached), or a clear error."""
     if not os.environ.get("R_HOME") and shutil.which("R") is None:
-        raise ModelRunError("R is not installed (no R on PATH, R_HOME unset): run "
-                            "bash scripts/setup.sh, which installs Debian's r-base-core")
+        raise ModelRunError(
+            "R is not installed (no R on PATH, R_HOME unset): run "
+            "bash scripts/setup.sh, which installs Debian's r-base-core"
+        )
     try:
         import rpy2.rinterface as ri
         import rpy2.rinterface_lib.callbacks as callbacks
     except Exception as exc:  # ImportError, or rpy2 failing to find libR
         raise ModelRunError(f"rpy2 cannot load R ({exc}); run bash scripts/setup.sh") from None
-    if not getattr(_r, "_started", False):
-        callbacks.consolewrite_warnerror = lambda text: _R_MESSAGES.append(text)
-        callbacks.consolewrite_print = lambda text: _R_MESSAGES.append(text)
-        saved = os.environ.get("LD_LIBRARY_PATH")
-        ri.initr_simple()
-        # Embedded R prepends its ldpaths (incl. /usr/lib/x86_64-linux-gnu) to this process's
-        # LD_LIBRARY_PATH; child processes (pytest, spark-submit) would then load the system
-        # libpython instead of the venv's. R's libraries are loaded by now: restore it.
-        if saved is None:
-            os.environ.pop("LD_LIBRARY_PATH", None)
-        else:
-            os.environ["LD_LIBRARY_PATH"] = saved
-        _r._started = True
+    callbacks.consolewrite_warnerror = lambda text: _R_MESSAGES.append(text)
+    callbacks.consolewrite_print = lambda text: _R_MESSAGES.append(text)
+    saved = os.environ.get("LD_LIBRARY_PATH")
+    ri.initr_simple()
+    # Embedded R prepends its ldpaths (incl. /usr/lib/x86_64-linux-gnu) to this process's
+    # LD_LIBRARY_PATH; child processes (pytest, spark-submit) would then load the system
+    # libpython instead of the venv's. R's libraries are loaded by now: restore it.
+    if saved is None:
+        os.environ.pop("LD_LIBRARY_PATH", None)
+    else:
+        os.environ["LD_LIBRARY_PATH"] = saved
     return ri
 
 
@@ -77,39 +79,46 @@ def _vector(series: pd.Series) -> Any:
     ri = _r()
     kind = series.dtype.kind
     mask = series.isna().to_numpy()
-    if kind == "b" or (kind == "O" and series.dropna().map(type).eq(bool).all() and
-                       len(series.dropna())):
+    if kind == "b" or (
+        kind == "O"
+        and series.dropna().map(lambda v: type(v) is bool).all()
+        and len(series.dropna())
+    ):
         values = [ri.NA_Logical if m else bool(v) for v, m in zip(series, mask, strict=True)]
         return ri.BoolSexpVector(values)
     if kind in "iu" and not mask.any() and series.abs().max() < 2**31:
-        return ri.IntSexpVector.from_memoryview(memoryview(series.to_numpy(np.int32)))
+        return ri.IntSexpVector.from_memoryview(series.to_numpy(np.int32).data)
     if kind in "iuf":
         arr = series.to_numpy(np.float64, na_value=np.nan).copy()
         arr.view(np.uint64)[mask] = _NA_REAL_BITS
-        return ri.FloatSexpVector.from_memoryview(memoryview(arr))
+        return ri.FloatSexpVector.from_memoryview(arr.data)
     if kind == "M":
-        secs = (series.dt.tz_localize(None) if series.dt.tz is not None else series)
+        secs = series.dt.tz_localize(None) if series.dt.tz is not None else series
         arr = secs.to_numpy("datetime64[us]").astype(np.int64).astype(np.float64) / 1e6
         arr.view(np.uint64)[mask] = _NA_REAL_BITS
-        vec = ri.FloatSexpVector.from_memoryview(memoryview(arr))
+        vec = ri.FloatSexpVector.from_memoryview(arr.data)
         vec.do_slot_assign("tzone", ri.StrSexpVector(["UTC"]))
         return _classed(vec, ["POSIXct", "POSIXt"])
     sample = series.dropna()
-    if len(sample) and hasattr(sample.iloc[0], "isoformat") and not isinstance(sample.iloc[0],
-                                                                              str):
-        days = np.array([np.nan if m else (np.datetime64(v, "D") - _R_ORIGIN).astype(float)
-                         for v, m in zip(series, mask, strict=True)])
+    if len(sample) and hasattr(sample.iloc[0], "isoformat") and not isinstance(sample.iloc[0], str):
+        days = np.array(
+            [
+                np.nan if m else (np.datetime64(v, "D") - _R_ORIGIN) / _R_DAY
+                for v, m in zip(series, mask, strict=True)
+            ]
+        )
         days.view(np.uint64)[mask] = _NA_REAL_BITS
-        vec = ri.FloatSexpVector.from_memoryview(memoryview(days))
+        vec = ri.FloatSexpVector.from_memoryview(days.data)
         return _classed(vec, ["Date"])
     if len(sample) and isinstance(sample.iloc[0], Decimal):
         # DECIMAL columns arrive as Python Decimals; R has no decimal type: doubles, as Hive
         # hands DOUBLE to R scripts (strings would turn into factors in R's models).
         arr = np.array([np.nan if m else float(v) for v, m in zip(series, mask, strict=True)])
         arr.view(np.uint64)[mask] = _NA_REAL_BITS
-        return ri.FloatSexpVector.from_memoryview(memoryview(arr))
-    return ri.StrSexpVector([ri.NA_Character if m else str(v)
-                             for v, m in zip(series, mask, strict=True)])
+        return ri.FloatSexpVector.from_memoryview(arr.data)
+    return ri.StrSexpVector(
+        [ri.NA_Character if m else str(v) for v, m in zip(series, mask, strict=True)]
+    )
 
 
 def to_r(pdf: pd.DataFrame) -> Any:
@@ -141,7 +150,7 @@ def _from_vector(vec: Any) -> Any:
             out = (_R_ORIGIN + np.where(na, 0, arr).astype("int64")).astype(object)
             return [None if n else pd.Timestamp(d).date() for d, n in zip(out, na, strict=True)]
         if "POSIXct" in classes:
-            ts = pd.to_datetime(np.where(na, 0, arr) * 1e6, unit="us")
+            ts = pd.to_datetime(pd.Index(np.where(na, 0, arr) * 1e6), unit="us")
             return [None if n else t for t, n in zip(ts, na, strict=True)]
         obj = arr.astype(object)
         obj[na] = None
@@ -164,8 +173,11 @@ def from_r(rdf: Any) -> pd.DataFrame:
     if "data.frame" not in set(rdf.rclass):
         raise ModelRunError(f"the R function returned {list(rdf.rclass)}, not a data.frame")
     names = [str(n) for n in rdf.do_slot("names")]
-    return pd.DataFrame({n: _from_vector(rdf[i]) for i, n in enumerate(names)}) \
-        if names else pd.DataFrame()
+    return (
+        pd.DataFrame({n: _from_vector(rdf[i]) for i, n in enumerate(names)})
+        if names
+        else pd.DataFrame()
+    )
 
 
 # ------------------------------------------------------------------------------ calling
@@ -179,8 +191,7 @@ def _load_function(script: str, function: str) -> Any:
     try:
         ri.baseenv["sys.source"](script, envir=env)
     except Exception as exc:
-        raise ModelRunError(f"{script}: R could not source the script: {_r_error(exc)}") \
-            from None
+        raise ModelRunError(f"{script}: R could not source the script: {_r_error(exc)}") from None
     if function not in list(env.keys()):
         raise ModelRunError(f"{script}: defines no function '{function}'")
     return env[function]
@@ -203,9 +214,11 @@ def _params_to_r(params: dict[str, Any]) -> Any:
         elif isinstance(value, float):
             items.append(ri.FloatSexpVector([value]))
         elif isinstance(value, (list, tuple)):
-            items.append(ri.StrSexpVector([str(v) for v in value]) if any(
-                isinstance(v, str) for v in value) else ri.FloatSexpVector(
-                [float(v) for v in value]))
+            items.append(
+                ri.StrSexpVector([str(v) for v in value])
+                if any(isinstance(v, str) for v in value)
+                else ri.FloatSexpVector([float(v) for v in value])
+            )
         else:
             items.append(ri.StrSexpVector([str(value)]))
     out = ri.ListSexpVector(items)
@@ -213,8 +226,13 @@ def _params_to_r(params: dict[str, Any]) -> Any:
     return out
 
 
-def call(script: Path | str, function: str, tables: dict[str, pd.DataFrame],
-         params: dict[str, Any], produces: list[str]) -> dict[str, pd.DataFrame]:
+def call(
+    script: Path | str,
+    function: str,
+    tables: dict[str, pd.DataFrame],
+    params: dict[str, Any],
+    produces: list[str],
+) -> dict[str, pd.DataFrame]:
     """Run ``function(tables, params)`` from an R script; return its data.frames by name."""
     ri = _r()
     fn = _load_function(str(script), function)
@@ -227,8 +245,10 @@ def call(script: Path | str, function: str, tables: dict[str, pd.DataFrame],
         raise ModelRunError(f"{script}: {function}() failed in R: {_r_error(exc)}") from None
     if "data.frame" in set(getattr(result, "rclass", [])):
         if len(produces) != 1:
-            raise ModelRunError(f"{script}: {function}() returned one data.frame, but the step "
-                                f"produces {produces}; return a named list")
+            raise ModelRunError(
+                f"{script}: {function}() returned one data.frame, but the step "
+                f"produces {produces}; return a named list"
+            )
         return {produces[0]: from_r(result)}
     names = [str(n) for n in result.do_slot("names")]
     missing = [p for p in produces if p not in names]
@@ -237,8 +257,9 @@ def call(script: Path | str, function: str, tables: dict[str, pd.DataFrame],
     return {n: from_r(result[names.index(n)]) for n in produces}
 
 
-def grouped_worker(script: str, function: str, params_json: str, table: str, output: str,
-                   columns: list[str]):
+def grouped_worker(
+    script: str, function: str, params_json: str, table: str, output: str, columns: list[str]
+):
     """A picklable function for ``applyInPandas``: R runs inside each Python worker."""
 
     def apply(pdf: pd.DataFrame) -> pd.DataFrame:

@@ -40,8 +40,7 @@ PROFILES = ("spark", "legacy")
 HIVE_FUNCTIONS = {
     "percentile_approx": "org.apache.hadoop.hive.ql.udf.generic.GenericUDAFPercentileApprox",
 }
-LEGACY_CONF = {"spark.sql.ansi.enabled": "false",
-               "spark.sql.legacy.timeParserPolicy": "LEGACY"}
+LEGACY_CONF = {"spark.sql.ansi.enabled": "false", "spark.sql.legacy.timeParserPolicy": "LEGACY"}
 _VAR = re.compile(r"\$\{(?:hivevar:|hiveconf:)?([A-Za-z_][A-Za-z0-9_.]*)\}")
 
 
@@ -64,8 +63,10 @@ def substitute(sql: str, params: dict[str, Any], where: str) -> str:
     def value(match: re.Match) -> str:
         name = match.group(1)
         if name not in params:
-            raise ModelRunError(f"{where}: uses ${{{name}}} but the spec's parameters do not "
-                                f"define '{name}' (add it under parameters:)")
+            raise ModelRunError(
+                f"{where}: uses ${{{name}}} but the spec's parameters do not "
+                f"define '{name}' (add it under parameters:)"
+            )
         return str(params[name])
 
     return _VAR.sub(value, sql)
@@ -115,8 +116,11 @@ def rewrite_functions(sql: str, mapping: dict[str, str]) -> str:
     tokens = Hive().tokenize(sql)
     edits = []
     for tok, nxt in itertools.pairwise(tokens):
-        if (tok.token_type == TokenType.VAR and tok.text.lower() in lowered
-                and nxt.token_type == TokenType.L_PAREN):
+        if (
+            tok.token_type == TokenType.VAR
+            and tok.text.lower() in lowered
+            and nxt.token_type == TokenType.L_PAREN
+        ):
             edits.append((tok.start, tok.end + 1, lowered[tok.text.lower()]))
     for start, end, name in sorted(edits, reverse=True):
         sql = sql[:start] + name + sql[end:]
@@ -148,7 +152,8 @@ class Profile:
                 raise ModelRunError(
                     f"legacy profile: cannot register Hive's {cls} as {name} "
                     f"({first_line(exc, 200)}); the session needs Hive support "
-                    "(spark.sql.catalogImplementation=hive)") from None
+                    "(spark.sql.catalogImplementation=hive)"
+                ) from None
         return previous
 
     def restore(self, spark: SparkSession, previous: dict[str, str | None]) -> None:
@@ -173,8 +178,14 @@ class Profile:
 # ------------------------------------------------------------------------------- steps
 
 
-def _run_sql(spark: SparkSession, spec: ModelSpec, step: StepSpec, params: dict[str, Any],
-             profile: Profile, notes: list[str]) -> None:
+def _run_sql(
+    spark: SparkSession,
+    spec: ModelSpec,
+    step: StepSpec,
+    params: dict[str, Any],
+    profile: Profile,
+    notes: list[str],
+) -> None:
     path = spec.directory / step.file
     text = substitute(path.read_text(), params, str(path))
     for n, statement in enumerate(split_statements(text), start=1):
@@ -185,8 +196,9 @@ def _run_sql(spark: SparkSession, spec: ModelSpec, step: StepSpec, params: dict[
         try:
             spark.sql(profile.sql(statement))  # commands (SET, DROP, CREATE) run eagerly
         except Exception as exc:
-            raise ModelRunError(f"{path}: statement {n} failed ({profile.name} profile): "
-                                f"{first_line(exc)}") from None
+            raise ModelRunError(
+                f"{path}: statement {n} failed ({profile.name} profile): {first_line(exc)}"
+            ) from None
 
 
 def _load_python(path: Path, function: str) -> Callable[..., Any]:
@@ -206,8 +218,13 @@ def _load_python(path: Path, function: str) -> Callable[..., Any]:
     return fn
 
 
-def _run_python(spark: SparkSession, spec: ModelSpec, step: StepSpec, tables: dict[str, DataFrame],
-                params: dict[str, Any]) -> dict[str, DataFrame]:
+def _run_python(
+    spark: SparkSession,
+    spec: ModelSpec,
+    step: StepSpec,
+    tables: dict[str, DataFrame],
+    params: dict[str, Any],
+) -> dict[str, DataFrame]:
     path = spec.directory / step.file
     fn = _load_python(path, step.function or "run")
     available = {"spark": spark, "tables": tables, "params": params, **tables}
@@ -215,47 +232,67 @@ def _run_python(spark: SparkSession, spec: ModelSpec, step: StepSpec, tables: di
     kwargs = {name: available[name] for name in wanted if name in available}
     unknown = [n for n, p in wanted.items() if n not in available and p.default is p.empty]
     if unknown:
-        raise ModelRunError(f"{path}: {step.function}() asks for {unknown}; a python step may "
-                            f"take spark, tables, params or input table names {list(tables)}")
+        raise ModelRunError(
+            f"{path}: {step.function}() asks for {unknown}; a python step may "
+            f"take spark, tables, params or input table names {list(tables)}"
+        )
     try:
         result = fn(**kwargs)
     except Exception as exc:
-        raise ModelRunError(f"{path}: {step.function}() failed: {type(exc).__name__}: "
-                            f"{first_line(exc)}") from None
+        raise ModelRunError(
+            f"{path}: {step.function}() failed: {type(exc).__name__}: {first_line(exc)}"
+        ) from None
     if isinstance(result, DataFrame) or (hasattr(result, "schema") and hasattr(result, "columns")):
         if len(step.produces) != 1:
-            raise ModelRunError(f"{path}: {step.function}() returned one DataFrame; the step "
-                                f"declares produces: {list(step.produces)}")
+            raise ModelRunError(
+                f"{path}: {step.function}() returned one DataFrame; the step "
+                f"declares produces: {list(step.produces)}"
+            )
         return {next(iter(step.produces)): result}
     if not isinstance(result, dict):
         raise ModelRunError(f"{path}: {step.function}() must return a DataFrame or a dict of them")
     return result
 
 
-def _run_r(spark: SparkSession, spec: ModelSpec, step: StepSpec, tables: dict[str, DataFrame],
-           params: dict[str, Any]) -> dict[str, DataFrame]:
+def _run_r(
+    spark: SparkSession,
+    spec: ModelSpec,
+    step: StepSpec,
+    tables: dict[str, DataFrame],
+    params: dict[str, Any],
+) -> dict[str, DataFrame]:
     from harness import rbridge
 
     path = spec.directory / step.file
     function = step.function or "run"
+    schemas: dict[str, str] = {}  # R returns data.frames: Spark needs each output's schema
+    for name, ddl in step.produces.items():
+        if not ddl:  # the spec loader rejects this already
+            raise ModelRunError(f"{path}: r step output {name!r} needs a schema DDL")
+        schemas[name] = ddl
     if step.group_by:
-        if len(tables) != 1 or len(step.produces) != 1:
+        if len(tables) != 1 or len(schemas) != 1:
             raise ModelRunError(f"{path}: a per-group r step reads one table and produces one")
-        (table, df), = tables.items()
-        (output, schema), = step.produces.items()
+        ((table, df),) = tables.items()
+        ((output, schema),) = schemas.items()
         columns = [name for name, _ in parse_ddl(schema)]
-        worker = rbridge.grouped_worker(str(path), function, json.dumps(params, default=str),
-                                        table, output,
-                                        columns)
+        worker = rbridge.grouped_worker(
+            str(path), function, json.dumps(params, default=str), table, output, columns
+        )
         return {output: df.groupBy(*step.group_by).applyInPandas(worker, schema)}
     local = {name: df.toPandas() for name, df in tables.items()}
-    frames = rbridge.call(path, function, local, params, list(step.produces))
-    return {name: spark.createDataFrame(frames[name], schema=step.produces[name])
-            for name in step.produces}
+    frames = rbridge.call(path, function, local, params, list(schemas))
+    return {name: spark.createDataFrame(frames[name], schema=ddl) for name, ddl in schemas.items()}
 
 
-def run_model(spark: SparkSession, spec: ModelSpec, inputs: dict[str, DataFrame], *,
-              profile: Profile | None = None, params: dict[str, Any] | None = None) -> RunResult:
+def run_model(
+    spark: SparkSession,
+    spec: ModelSpec,
+    inputs: dict[str, DataFrame],
+    *,
+    profile: Profile | None = None,
+    params: dict[str, Any] | None = None,
+) -> RunResult:
     """Run every step of ``spec`` on ``inputs``; returns the declared outputs (lazy frames).
 
     The caller applies ``profile`` (``with profile.active(spark):``) around the run *and* the
@@ -285,8 +322,10 @@ def run_model(spark: SparkSession, spec: ModelSpec, inputs: dict[str, DataFrame]
                 try:
                     produced[t] = spark.table(t)
                 except Exception:
-                    raise ModelRunError(f"{spec.directory / step.file}: did not create "
-                                        f"table or view '{t}' (declared in produces)") from None
+                    raise ModelRunError(
+                        f"{spec.directory / step.file}: did not create "
+                        f"table or view '{t}' (declared in produces)"
+                    ) from None
         elif step.kind == "python":
             produced = _run_python(spark, spec, step, tables, step_params)
         else:
@@ -301,7 +340,9 @@ def run_model(spark: SparkSession, spec: ModelSpec, inputs: dict[str, DataFrame]
             try:
                 namespace[out] = spark.table(out)
             except Exception:
-                raise ModelRunError(f"model {spec.name} produced no table '{out}' (its steps "
-                                    f"made: {sorted(set(namespace) - set(inputs))})") from None
+                raise ModelRunError(
+                    f"model {spec.name} produced no table '{out}' (its steps "
+                    f"made: {sorted(set(namespace) - set(inputs))})"
+                ) from None
         result.outputs[out] = namespace[out]
     return result

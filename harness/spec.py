@@ -28,13 +28,33 @@ STEP_KINDS = ("sql", "python", "r")
 PACKAGE_LANGUAGES = ("python", "r")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-_TOP_FIELDS = {"name", "team", "description", "owner", "steps", "parameters", "inputs",
-               "outputs", "packages", "datasets", "legacy", "notes"}
+_TOP_FIELDS = {
+    "name",
+    "team",
+    "description",
+    "owner",
+    "steps",
+    "parameters",
+    "inputs",
+    "outputs",
+    "packages",
+    "datasets",
+    "legacy",
+    "notes",
+}
 _REQUIRED_TOP = {"name", "team", "description", "steps", "inputs", "outputs"}
 _STEP_FIELDS = {"sql", "python", "r", "inputs", "produces", "group_by", "name", "parameters"}
 _INPUT_FIELDS = {"fixture", "version", "description"}
-_OUTPUT_FIELDS = {"keys", "rtol", "atol", "columns", "ignore", "description", "schema",
-                  "type_policy"}
+_OUTPUT_FIELDS = {
+    "keys",
+    "rtol",
+    "atol",
+    "columns",
+    "ignore",
+    "description",
+    "schema",
+    "type_policy",
+}
 _COLUMN_TOL_FIELDS = {"rtol", "atol", "reason"}
 _LEGACY_FIELDS = {"functions", "conf"}
 
@@ -114,10 +134,14 @@ class ModelSpec:
     def code_files(self) -> list[Path]:
         """Every file of the model's folder that can change its results: not caches, not
         documentation (a README edit is not a model change)."""
-        return sorted(p for p in self.directory.rglob("*")
-                      if p.is_file() and "__pycache__" not in p.parts
-                      and not p.name.startswith(".")
-                      and p.suffix.lower() not in (".pyc", ".md", ".txt", ".rst"))
+        return sorted(
+            p
+            for p in self.directory.rglob("*")
+            if p.is_file()
+            and "__pycache__" not in p.parts
+            and not p.name.startswith(".")
+            and p.suffix.lower() not in (".pyc", ".md", ".txt", ".rst")
+        )
 
     @property
     def uses_r(self) -> bool:
@@ -128,8 +152,9 @@ def _fail(path: Path, where: str, what: str, fix: str = "") -> HarnessError:
     return problem(SpecError, path, where, what, fix)
 
 
-def _check_fields(path: Path, where: str, data: Any, allowed: Collection[str],
-                  required: Collection[str] = ()) -> dict[str, Any]:
+def _check_fields(
+    path: Path, where: str, data: Any, allowed: Collection[str], required: Collection[str] = ()
+) -> dict[str, Any]:
     return check_fields(SpecError, path, where, data, allowed, required)
 
 
@@ -154,13 +179,21 @@ def _names(path: Path, where: str, value: Any) -> tuple[str, ...]:
 def _schema(path: Path, where: str, value: Any) -> tuple[tuple[str, str], ...]:
     """An output's expected schema: a Hive DDL column list, like the fixtures' schemas."""
     if not isinstance(value, str) or not value.strip():
-        raise _fail(path, where, f"must be a column list, got {value!r}",
-                    "e.g. 'customer_id BIGINT, premium DOUBLE'")
+        raise _fail(
+            path,
+            where,
+            f"must be a column list, got {value!r}",
+            "e.g. 'customer_id BIGINT, premium DOUBLE'",
+        )
     try:
         return tuple(parse_ddl(value))
     except ValueError as exc:
-        raise _fail(path, where, f"cannot parse the column list: {exc}",
-                    "e.g. 'customer_id BIGINT, premium DOUBLE'") from None
+        raise _fail(
+            path,
+            where,
+            f"cannot parse the column list: {exc}",
+            "e.g. 'customer_id BIGINT, premium DOUBLE'",
+        ) from None
 
 
 def _parse_step(path: Path, index: int, raw: Any) -> StepSpec:
@@ -168,27 +201,40 @@ def _parse_step(path: Path, index: int, raw: Any) -> StepSpec:
     data = _check_fields(path, where, raw, _STEP_FIELDS)
     kinds = [k for k in STEP_KINDS if k in data]
     if len(kinds) != 1:
-        raise _fail(path, where, "needs exactly one of 'sql', 'python' or 'r'",
-                    "e.g. 'sql: model.sql' or 'r: score.R:score'")
+        raise _fail(
+            path,
+            where,
+            "needs exactly one of 'sql', 'python' or 'r'",
+            "e.g. 'sql: model.sql' or 'r: score.R:score'",
+        )
     kind = kinds[0]
     target = data[kind]
     if not isinstance(target, str) or not target:
         raise _fail(path, f"{where}.{kind}", "must be a file name (and ':function' for python/r)")
     if kind in ("python", "r") and ":" not in target:
-        raise _fail(path, f"{where}.{kind}", f"'{target}' names no function",
-                    f"write it as '{target}:function_name'")
+        raise _fail(
+            path,
+            f"{where}.{kind}",
+            f"'{target}' names no function",
+            f"write it as '{target}:function_name'",
+        )
     code = path.parent / target.split(":", 1)[0]
     if not code.is_file():
-        raise _fail(path, f"{where}.{kind}", f"code file '{code.name}' does not exist in "
-                    f"{path.parent}")
+        raise _fail(
+            path, f"{where}.{kind}", f"code file '{code.name}' does not exist in {path.parent}"
+        )
     produces_raw = data.get("produces", {})
     if isinstance(produces_raw, list):
         produces_raw = {name: None for name in produces_raw}
     if not isinstance(produces_raw, dict):
         raise _fail(path, f"{where}.produces", "must map table names to schema DDL (or list names)")
     if kind == "r" and not all(produces_raw.values()):
-        raise _fail(path, f"{where}.produces", "an r step must declare each table's schema",
-                    "e.g. 'scores: customer_id BIGINT, propensity DOUBLE'")
+        raise _fail(
+            path,
+            f"{where}.produces",
+            "an r step must declare each table's schema",
+            "e.g. 'scores: customer_id BIGINT, propensity DOUBLE'",
+        )
     group_by = _names(path, f"{where}.group_by", data["group_by"]) if "group_by" in data else ()
     if group_by and kind == "sql":
         raise _fail(path, f"{where}.group_by", "only python and r steps run per group")
@@ -196,8 +242,15 @@ def _parse_step(path: Path, index: int, raw: Any) -> StepSpec:
     params = data.get("parameters", {}) or {}
     if not isinstance(params, dict):
         raise _fail(path, f"{where}.parameters", "must be a mapping")
-    return StepSpec(kind, target, inputs, dict(produces_raw), group_by,
-                    str(data.get("name", f"{kind}:{target}")), params)
+    return StepSpec(
+        kind,
+        target,
+        inputs,
+        dict(produces_raw),
+        group_by,
+        str(data.get("name", f"{kind}:{target}")),
+        params,
+    )
 
 
 def _parse_output(path: Path, name: str, raw: Any) -> OutputSpec:
@@ -212,18 +265,27 @@ def _parse_output(path: Path, name: str, raw: Any) -> OutputSpec:
         columns[col] = ColumnTolerance(
             _number(path, f"{where}.columns.{col}.rtol", tol["rtol"]) if "rtol" in tol else None,
             _number(path, f"{where}.columns.{col}.atol", tol["atol"]) if "atol" in tol else None,
-            str(tol.get("reason", "")))
-    policy = check_choice(SpecError, path, f"{where}.type_policy",
-                          data.get("type_policy", "widening"), TYPE_POLICIES, "type policy")
+            str(tol.get("reason", "")),
+        )
+    policy = check_choice(
+        SpecError,
+        path,
+        f"{where}.type_policy",
+        data.get("type_policy", "widening"),
+        TYPE_POLICIES,
+        "type policy",
+    )
     return OutputSpec(
-        name=name, keys=keys,
+        name=name,
+        keys=keys,
         rtol=_number(path, f"{where}.rtol", data.get("rtol", 1e-9)),
         atol=_number(path, f"{where}.atol", data.get("atol", 0.0)),
         columns=columns,
         ignore=_names(path, f"{where}.ignore", data["ignore"]) if data.get("ignore") else (),
         description=str(data.get("description", "")),
         schema=_schema(path, f"{where}.schema", data["schema"]) if "schema" in data else None,
-        type_policy=policy)
+        type_policy=policy,
+    )
 
 
 def load_spec(path: Path | str) -> ModelSpec:
@@ -244,8 +306,12 @@ def load_spec(path: Path | str) -> ModelSpec:
     if not isinstance(name, str) or not _NAME.match(name):
         raise _fail(path, "name", f"{name!r} is not a valid model name", "letters, digits, _")
     if name != path.parent.name:
-        raise _fail(path, "name", f"'{name}' differs from its folder '{path.parent.name}'",
-                    "rename one so they match")
+        raise _fail(
+            path,
+            "name",
+            f"'{name}' differs from its folder '{path.parent.name}'",
+            "rename one so they match",
+        )
     for text_field in ("team", "description"):
         if not isinstance(data[text_field], str) or not data[text_field].strip():
             raise _fail(path, text_field, "must be a non-empty string")
@@ -262,8 +328,9 @@ def load_spec(path: Path | str) -> ModelSpec:
             fixture, version = ref.split("@", 1)
             ref = {"fixture": fixture, "version": version}
         ref = _check_fields(path, f"inputs.{table}", ref, _INPUT_FIELDS, {"fixture", "version"})
-        inputs[table] = InputSpec(table, str(ref["fixture"]), str(ref["version"]),
-                                  str(ref.get("description", "")))
+        inputs[table] = InputSpec(
+            table, str(ref["fixture"]), str(ref["version"]), str(ref.get("description", ""))
+        )
 
     if not isinstance(data["outputs"], dict) or not data["outputs"]:
         raise _fail(path, "outputs", "must map output table names to keys and tolerances")
@@ -274,31 +341,49 @@ def load_spec(path: Path | str) -> ModelSpec:
         raise _fail(path, "parameters", "must be a mapping of name: value")
     packages = data.get("packages") or {}
     _check_fields(path, "packages", packages, PACKAGE_LANGUAGES)
-    packages = {lang: {str(k): str(v) for k, v in (pkgs or {}).items()}
-                for lang, pkgs in packages.items()}
+    packages = {
+        lang: {str(k): str(v) for k, v in (pkgs or {}).items()} for lang, pkgs in packages.items()
+    }
     wanted = data.get("datasets", list(DATASETS))
     wanted = [wanted] if isinstance(wanted, str) else wanted
     if not isinstance(wanted, list) or not wanted:
-        raise _fail(path, "datasets", f"must be a list of datasets, got {wanted!r}",
-                    f"e.g. [{', '.join(DATASETS)}]")
-    datasets = tuple(check_choice(SpecError, path, "datasets", ds, DATASETS, "dataset")
-                     for ds in wanted)
+        raise _fail(
+            path,
+            "datasets",
+            f"must be a list of datasets, got {wanted!r}",
+            f"e.g. [{', '.join(DATASETS)}]",
+        )
+    datasets = tuple(
+        check_choice(SpecError, path, "datasets", ds, DATASETS, "dataset") for ds in wanted
+    )
     legacy = _check_fields(path, "legacy", data.get("legacy") or {}, _LEGACY_FIELDS)
 
     known = set(inputs)
     for step in steps:
         for table in step.inputs or ():
             if table not in known:
-                raise _fail(path, f"step '{step.name}'", f"reads '{table}', which no input or "
-                            "earlier step provides")
+                raise _fail(
+                    path,
+                    f"step '{step.name}'",
+                    f"reads '{table}', which no input or earlier step provides",
+                )
         known |= set(step.produces)
     return ModelSpec(
-        name=name, team=data["team"], description=data["description"].strip(),
-        directory=path.parent.resolve(), steps=steps, inputs=inputs, outputs=outputs,
-        parameters=params, packages=packages, datasets=datasets,
+        name=name,
+        team=data["team"],
+        description=data["description"].strip(),
+        directory=path.parent.resolve(),
+        steps=steps,
+        inputs=inputs,
+        outputs=outputs,
+        parameters=params,
+        packages=packages,
+        datasets=datasets,
         legacy_functions={str(k): str(v) for k, v in (legacy.get("functions") or {}).items()},
         legacy_conf={str(k): str(v) for k, v in (legacy.get("conf") or {}).items()},
-        owner=str(data.get("owner", "")), notes=str(data.get("notes", "")))
+        owner=str(data.get("owner", "")),
+        notes=str(data.get("notes", "")),
+    )
 
 
 def discover(suites_root: Path | str) -> dict[str, ModelSpec]:
@@ -306,5 +391,4 @@ def discover(suites_root: Path | str) -> dict[str, ModelSpec]:
     root = Path(suites_root)
     if not root.is_dir():
         raise SpecError(f"{root}: the suites folder does not exist")
-    return {spec.name: spec for spec in
-            (load_spec(p) for p in sorted(root.glob(f"*/{SPEC_FILE}")))}
+    return {spec.name: spec for spec in (load_spec(p) for p in sorted(root.glob(f"*/{SPEC_FILE}")))}

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Sets up (Java, R, Chromium, .venv) and runs the test suite: the harness's own tests and
-# every model suite on its committed sample data, two xdist workers, slow tests excluded.
+# Sets up (Java, R, Chromium, .venv), runs the checks (ruff format --check, ruff check, mypy
+# with the config in pyproject.toml) and the test suite: the harness's own tests and every
+# model suite on its committed sample data, two xdist workers, slow tests excluded. A failed
+# check fails the script, but the tests still run so their results show too.
 # tests/test_session.py runs first in a process of its own: it needs a process with no
 # Spark session yet (pyspark cannot mix local and Connect sessions in one process).
 # Extra arguments go to the main pytest run (e.g. -k adoption_rate).
@@ -13,6 +15,14 @@ if [[ ! -x .venv-databricks/bin/python && "${HARNESS_SKIP_DATABRICKS:-0}" != "1"
   # the backend tests use it against a local Spark Connect server when it exists.
   bash scripts/setup-databricks-env.sh || echo "[tests] Databricks Connect env not created; its test will skip"
 fi
+gate_rc=0
+check() {
+  echo "[tests] .venv/bin/$*"
+  ".venv/bin/$1" "${@:2}" || { gate_rc=1; echo "[tests] check failed: $*"; }
+}
+check ruff format --check .
+check ruff check .
+check mypy
 session_rc=0
 if [[ $# -eq 0 ]]; then
   echo "[tests] .venv/bin/pytest tests/test_session.py -n 0"
@@ -24,5 +34,9 @@ main_rc=$?
 if [[ $session_rc -ne 0 ]]; then
   echo "[tests] tests/test_session.py failed (exit $session_rc)"
   exit $session_rc
+fi
+if [[ $main_rc -eq 0 && $gate_rc -ne 0 ]]; then
+  echo "[tests] the tests passed but a check failed (see above)"
+  exit $gate_rc
 fi
 exit $main_rc

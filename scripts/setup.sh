@@ -54,7 +54,7 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$fingerprint" ]]; then
   say "installing Python packages into .venv (pyproject.toml changed or first run)"
   .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
   .venv/bin/pip install -q -e ".[dev]" 2>&1 | grep -v -E "^(WARNING: Location|  )" || true
-  .venv/bin/python -c "import pyspark, rpy2, chispa, syrupy, xdist" \
+  .venv/bin/python -c "import pyspark, rpy2, chispa, syrupy, xdist, mypy" \
     || { echo "[setup] Python packages failed to install" >&2; exit 1; }
   echo "$fingerprint" > "$stamp"
 else

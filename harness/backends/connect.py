@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from typing import TYPE_CHECKING, cast
 
 from harness.backends.base import (
     Backend,
@@ -22,6 +23,9 @@ from harness.backends.base import (
     register,
 )
 from harness.errors import BackendError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 CONNECT_URL_HINT = (
     "no Spark Connect URL: pass remote='sc://HOST:PORT' (CLI: --remote, pytest: "
@@ -70,7 +74,9 @@ class ConnectBackend(Backend):
             raise BackendError(
                 f"Spark Connect session at {host}:{port} failed: {brief(exc)}"
             ) from None
-        return Session(self, spark, url=url)
+        # pyspark types the Connect session apart from pyspark.sql.SparkSession; the harness
+        # uses the API they share.
+        return Session(self, cast("SparkSession", spark), url=url)
 
     def stop(self, session: Session, timeout: float = 10.0) -> None:
         """A client releases its server-side session on stop() and retries that for ten

@@ -297,12 +297,13 @@ def _result(
             stats._sample = functools.partial(column_sample, j, c.kind)
         columns[c.expected] = stats
 
-    rows_e, rows_a = counted
+    # A key pass counted the rows exactly, per key; otherwise the counts were proven.
+    rows_e, rows_a = (keyed.row["rows_e"], keyed.row["rows_a"]) if keyed is not None else counted
+    assert rows_e is not None and rows_a is not None  # compare() runs a key pass without them
     return CompareResult(
         keys=key_names,
-        # A key pass counted the rows exactly, per key; otherwise the counts were proven.
-        rows_expected=int(keyed.row["rows_e"] if keyed is not None else rows_e),
-        rows_actual=int(keyed.row["rows_a"] if keyed is not None else rows_a),
+        rows_expected=int(rows_e),
+        rows_actual=int(rows_a),
         rows_matched=int(values.row["matched"]),
         missing_keys=key_diff("missing"),
         extra_keys=key_diff("extra"),

@@ -121,9 +121,9 @@ def _fetch_located(
         for r in found:
             by_side[side].setdefault(r["_h"], r)
     out: dict[str, list[Pair]] = {}
-    for name, found in hashes.items():
+    for name, located in hashes.items():
         pairs, seen = [], set()
-        for h in found:
+        for h in located:
             if h not in seen:
                 seen.add(h)
                 pairs.append((by_side["e"].get(h), by_side["a"].get(h)))

@@ -35,7 +35,11 @@ def sides(plan: Plan, expected: DataFrame, actual: DataFrame, columns: Sequence[
     one struct per side. The struct keeps the joined row narrow whatever the column count:
     Spark passes a narrow row to the aggregate's per-function methods, a wide one it
     inlines into a single method that soon outgrows what the JIT compiles."""
-    e_cols, a_cols, join_e, join_a = [], [], [], []  # SQL text: one selectExpr per side
+    # SQL text: one selectExpr per side
+    e_cols: list[str] = []
+    a_cols: list[str] = []
+    join_e: list[str] = []
+    join_a: list[str] = []
     for i, key in enumerate(plan.keys):
         kt = key.join_type.simpleString()
         for side, name, cols, join in (
@@ -50,8 +54,12 @@ def sides(plan: Plan, expected: DataFrame, actual: DataFrame, columns: Sequence[
             ]
             join += [f"{side}j{i}", f"{side}n{i}"]
     if columns:
-        for side, cols, which in (("e", e_cols, 0), ("a", a_cols, 1)):
-            fields = ", ".join(f"'f{j}', `{sql.q(plan.columns[j][which])}`" for j in columns)
+        picked = [plan.columns[j] for j in columns]
+        for side, cols, names in (
+            ("e", e_cols, [c.expected for c in picked]),
+            ("a", a_cols, [c.actual for c in picked]),
+        ):
+            fields = ", ".join(f"'f{j}', `{sql.q(n)}`" for j, n in zip(columns, names, strict=True))
             cols.append(f"named_struct({fields}) AS {side}v")
     return Sides(
         expected.selectExpr(*e_cols),

@@ -225,11 +225,11 @@ def make_plan(
 
     key_plan, type_changes = [], []
     for k in keys:
-        for side, fields in (("expected", e_fields), ("actual", a_fields)):
-            if norm(k) not in fields:
+        for side, by_name in (("expected", e_fields), ("actual", a_fields)):
+            if norm(k) not in by_name:
                 raise CompareError(
                     f"key column {k!r} is not in the {side} output; its columns are: "
-                    f"{', '.join(f.name for f in fields.values())}"
+                    f"{', '.join(f.name for f in by_name.values())}"
                 )
         ef, af = e_fields[norm(k)], a_fields[norm(k)]
         for f in (ef, af):

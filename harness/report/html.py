@@ -172,8 +172,8 @@ def _rows_of(summary: RunSummary) -> list[dict[str, Any]]:
 
 def _max_rel(comparison: Mapping[str, Any]) -> float | None:
     """Largest finite max_rel_diff; inf beats it; NaN only when nothing else is known."""
-    values = [_num(_d(c).get("max_rel_diff")) for c in _d(comparison.get("columns")).values()]
-    values = [v for v in values if v is not None]
+    found = [_num(_d(c).get("max_rel_diff")) for c in _d(comparison.get("columns")).values()]
+    values = [v for v in found if v is not None]
     if any(math.isinf(v) for v in values):
         return math.inf
     finite = [v for v in values if math.isfinite(v)]

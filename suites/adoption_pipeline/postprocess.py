@@ -33,37 +33,53 @@ def run(pipeline_customers, adoption_cell_scores, products, policies, params):
     )
 
     # Deciles per product; customers of equal propensity (same profile) split by id.
-    by_product = Window.partitionBy("product_id").orderBy(F.col("propensity").desc(),
-                                                          F.col("customer_id"))
+    by_product = Window.partitionBy("product_id").orderBy(
+        F.col("propensity").desc(), F.col("customer_id")
+    )
     scored = scored.withColumn("decile", F.ntile(deciles).over(by_product))
 
     # Next best offer: never a product the customer already holds.
-    held = (policies.where((F.col("status") == params["held_status"])
-                           & F.col("customer_id").isNotNull())
-            .select("customer_id", "product_id").distinct())
-    best = Window.partitionBy("customer_id").orderBy(F.col("expected_premium").desc(),
-                                                     F.col("product_id"))
+    held = (
+        policies.where(
+            (F.col("status") == params["held_status"]) & F.col("customer_id").isNotNull()
+        )
+        .select("customer_id", "product_id")
+        .distinct()
+    )
+    best = Window.partitionBy("customer_id").orderBy(
+        F.col("expected_premium").desc(), F.col("product_id")
+    )
     customer_offers = (
         scored.join(held, ["customer_id", "product_id"], "left_anti")
         .withColumn("rank", F.row_number().over(best))
         .where(F.col("rank") == 1)
-        .select("customer_id",
-                F.col("product_id").alias("best_product_id"),
-                F.col("product_name").alias("best_product"),
-                "propensity", "expected_premium", "decile")
+        .select(
+            "customer_id",
+            F.col("product_id").alias("best_product_id"),
+            F.col("product_name").alias("best_product"),
+            "propensity",
+            "expected_premium",
+            "decile",
+        )
     )
 
     product_mean = Window.partitionBy("product_name")
     decile_summary = (
         scored.groupBy("product_name", "decile")
-        .agg(F.count(F.lit(1)).alias("customers"),
-             F.avg("propensity").alias("mean_propensity"),
-             F.min("propensity").alias("min_propensity"),
-             F.max("propensity").alias("max_propensity"),
-             F.sum("propensity").alias("expected_takeups"),
-             F.sum("expected_premium").alias("expected_premium"))
-        .withColumn("lift", F.col("mean_propensity")
-                    / (F.sum("expected_takeups").over(product_mean)
-                       / F.sum("customers").over(product_mean)))
+        .agg(
+            F.count(F.lit(1)).alias("customers"),
+            F.avg("propensity").alias("mean_propensity"),
+            F.min("propensity").alias("min_propensity"),
+            F.max("propensity").alias("max_propensity"),
+            F.sum("propensity").alias("expected_takeups"),
+            F.sum("expected_premium").alias("expected_premium"),
+        )
+        .withColumn(
+            "lift",
+            F.col("mean_propensity")
+            / (
+                F.sum("expected_takeups").over(product_mean) / F.sum("customers").over(product_mean)
+            ),
+        )
     )
     return {"customer_offers": customer_offers, "decile_summary": decile_summary}

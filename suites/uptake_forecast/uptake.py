@@ -18,10 +18,14 @@ import pandas as pd
 import statsmodels.api as sm
 from pyspark.sql import functions as F
 
-MONTHLY_SCHEMA = ("product_name STRING, month STRING, t INT, contacts BIGINT, "
-                  "conversions BIGINT, uptake_rate DOUBLE")
-FORECAST_SCHEMA = ("product_name STRING, month STRING, t INT, horizon INT, "
-                   "expected_uptake DOUBLE, lower_95 DOUBLE, upper_95 DOUBLE")
+MONTHLY_SCHEMA = (
+    "product_name STRING, month STRING, t INT, contacts BIGINT, "
+    "conversions BIGINT, uptake_rate DOUBLE"
+)
+FORECAST_SCHEMA = (
+    "product_name STRING, month STRING, t INT, horizon INT, "
+    "expected_uptake DOUBLE, lower_95 DOUBLE, upper_95 DOUBLE"
+)
 COEFFICIENT_SCHEMA = "term STRING, estimate DOUBLE, std_error DOUBLE, z_value DOUBLE"
 
 
@@ -58,9 +62,10 @@ def run(spark, contacts, products, params):
         .withColumn("month", F.date_format("contact_date", "yyyy-MM"))
         .where((F.col("month") >= first) & (F.col("month") <= last))
         .groupBy("product_name", "month")
-        .agg(F.count(F.lit(1)).alias("contacts"),
-             F.sum(F.when(F.col("converted"), 1).otherwise(0)).cast("bigint")
-             .alias("conversions"))
+        .agg(
+            F.count(F.lit(1)).alias("contacts"),
+            F.sum(F.when(F.col("converted"), 1).otherwise(0)).cast("bigint").alias("conversions"),
+        )
         .withColumn("uptake_rate", F.col("conversions") / F.col("contacts"))
     )
 
@@ -71,19 +76,25 @@ def run(spark, contacts, products, params):
     X = design(pdf, names)
     fit = sm.GLM(pdf["conversions"].astype(float), X, family=sm.families.Poisson()).fit()
 
-    coefficients = pd.DataFrame({
-        "term": list(X.columns),
-        "estimate": np.asarray(fit.params, dtype=float),
-        "std_error": np.asarray(fit.bse, dtype=float),
-        "z_value": np.asarray(fit.tvalues, dtype=float),
-    })
+    coefficients = pd.DataFrame(
+        {
+            "term": list(X.columns),
+            "estimate": np.asarray(fit.params, dtype=float),
+            "std_error": np.asarray(fit.bse, dtype=float),
+            "z_value": np.asarray(fit.tvalues, dtype=float),
+        }
+    )
 
     # ---- forecast: the next `horizon` months after the last training month
     t_last = month_index(last, first)
     future = pd.DataFrame(
-        [(name, month_at(t_last + h, first), t_last + h, h)
-         for name in names for h in range(1, horizon + 1)],
-        columns=["product_name", "month", "t", "horizon"])
+        [
+            (name, month_at(t_last + h, first), t_last + h, h)
+            for name in names
+            for h in range(1, horizon + 1)
+        ],
+        columns=["product_name", "month", "t", "horizon"],
+    )
     pred = fit.get_prediction(design(future, names)).summary_frame(alpha=0.05)
     future["expected_uptake"] = pred["mean"].to_numpy()
     future["lower_95"] = pred["mean_ci_lower"].to_numpy()
@@ -92,7 +103,8 @@ def run(spark, contacts, products, params):
     return {
         "monthly_uptake": spark.createDataFrame(
             pdf[["product_name", "month", "t", "contacts", "conversions", "uptake_rate"]],
-            schema=MONTHLY_SCHEMA),
+            schema=MONTHLY_SCHEMA,
+        ),
         "uptake_forecast": spark.createDataFrame(future, schema=FORECAST_SCHEMA),
         "uptake_coefficients": spark.createDataFrame(coefficients, schema=COEFFICIENT_SCHEMA),
     }
