@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from harness.report.cells import num
+
 if TYPE_CHECKING:  # only for type hints: records never import the layers that fill them
     from harness.api import ModelRun, OutputCheck
 
@@ -26,22 +28,8 @@ MODEL_STATUSES = (PASSED, PARTIAL, FAILED, ERROR, NOT_CHECKED)
 # ------------------------------------------------------------------ forgiving coercions
 
 
-def _number(value: Any) -> float | None:
-    """A float from a number or a numeric string ('inf', 'NaN'); None for anything else."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return None
-    return None
-
-
 def _finite(value: Any) -> float | None:
-    x = _number(value)
+    x = num(value)
     return x if x is not None and math.isfinite(x) else None
 
 
@@ -83,7 +71,7 @@ def failing_columns(comparison: Mapping[str, Any] | None) -> list[str]:
         str(name)
         for name, col in columns.items()
         if isinstance(col, Mapping)
-        and ((_number(col.get("mismatches")) or 0) > 0 or col.get("kind") == "incomparable")
+        and ((num(col.get("mismatches")) or 0) > 0 or col.get("kind") == "incomparable")
     ]
 
 
