@@ -4,7 +4,7 @@ Usage:
     project = Project.find()
     spec = project.model("adoption_rate")
     run = run_model(spark, project, spec, "sample")          # inputs -> checks -> model
-    outcome = check_output(spark, project.store(), run, "rates")   # golden -> compare
+    outcome = compare_output(spark, project.store(), run, "rates")   # golden -> compare
     print(outcome.comparison.report())
 """
 
@@ -42,8 +42,7 @@ from harness.fixtures import (
     run_checks,
 )
 from harness.golden import GoldenRef, GoldenStore
-from harness.runners import Profile, RunResult
-from harness.runners import run_model as _run_steps
+from harness.runners import Platform, RunResult, run_steps
 from harness.spec import DATASETS, ModelSpec, discover
 from harness.workdir import outputs_dir
 
@@ -98,7 +97,7 @@ class Project:
 class ModelRun:
     spec: ModelSpec
     dataset: str
-    profile: str
+    platform: str  # the platform the run emulated (runners.PLATFORMS)
     outputs: dict[str, DataFrame]
     bundles: dict[str, Bundle]
     checks: list[CheckResult]
@@ -187,7 +186,7 @@ def run_model(
     spec: ModelSpec,
     dataset: str,
     *,
-    profile: str | Profile = "spark",
+    platform: str | Platform = "spark",
     scale: float = 1.0,
     check_inputs: bool = True,
     materialize: bool = True,
@@ -209,14 +208,14 @@ def run_model(
                 f"model {spec.name} not run: input data fails its checks on '{dataset}': "
                 + "; ".join(c.line() for c in errors)
             )
-    prof = profile if isinstance(profile, Profile) else Profile(profile, spec)
-    result: RunResult = _run_steps(spark, spec, inputs, profile=prof)
+    chosen = platform if isinstance(platform, Platform) else Platform(platform, spec)
+    result: RunResult = run_steps(spark, spec, inputs, platform=chosen)
     outputs, rows_out = dict(result.outputs), {}
     if materialize and sees_local_files(spark):
         # Run the model once, here: the comparison then reads Parquet (and a failing one can
         # fetch its examples without re-running the model), and run and compare times are
         # measured apart. The files stay for inspection under .harness/outputs/.
-        base = outputs_dir(project.root) / spec.name / dataset / prof.name
+        base = outputs_dir(project.root) / spec.name / dataset / chosen.name
         for name, df in result.outputs.items():
             try:
                 df.write.mode("overwrite").parquet(str(base / name))
@@ -229,7 +228,7 @@ def run_model(
     return ModelRun(
         spec,
         dataset,
-        prof.name,
+        chosen.name,
         outputs,
         bundles,
         checks,
@@ -242,7 +241,7 @@ def run_model(
 
 
 @dataclass
-class OutputCheck:
+class OutputComparison:
     """One output of one run, compared with its golden."""
 
     output: str
@@ -288,7 +287,7 @@ def check_declared_schema(run: ModelRun, output: str) -> None:
         )
 
 
-def check_output(
+def compare_output(
     spark: SparkSession,
     store: GoldenStore,
     run: ModelRun,
@@ -296,7 +295,7 @@ def check_output(
     *,
     rtol: float | None = None,
     strict: bool = False,
-) -> OutputCheck:
+) -> OutputComparison:
     """Check one output's declared schema, then compare it with its verified golden.
     ``strict`` drops per-column overrides."""
     from harness.diagnose import hints
@@ -311,7 +310,7 @@ def check_output(
     result = compare(golden, run.outputs[output], **kwargs)
     changes = fp.changes(manifest["provenance"].get("fingerprint"), run.fingerprint)
     result.hints = hints(result.to_dict(), run.spec)
-    return OutputCheck(output, result, manifest, changes, time.perf_counter() - started)
+    return OutputComparison(output, result, manifest, changes, time.perf_counter() - started)
 
 
 def write_golden(
@@ -333,7 +332,7 @@ def write_golden(
         provenance={
             "source": source,
             "reason": reason,
-            "profile": run.profile,
+            "platform": run.platform,
             "fingerprint": run.fingerprint,
             "engine": engine or fp.engine_versions(spark, r=run.spec.uses_r),
             **(
@@ -358,7 +357,7 @@ def capture(
     only_missing: bool = True,
     reason: str = "",
 ) -> list[str]:
-    """Capture goldens by running the model under the emulated legacy (Hive) profile."""
+    """Capture goldens by running the model on the emulated legacy (Hive) platform."""
     store = project.store()
     wanted = [
         o
@@ -367,9 +366,9 @@ def capture(
     ]
     if not wanted:
         return []
-    prof = Profile("legacy", spec)
-    with prof.active(spark):
-        run = run_model(spark, project, spec, dataset, profile=prof, scale=scale)
+    legacy = Platform("legacy", spec)
+    with legacy.active(spark):
+        run = run_model(spark, project, spec, dataset, platform=legacy, scale=scale)
         for output in wanted:
             write_golden(
                 spark,

@@ -24,7 +24,7 @@ from harness import api
 from harness.backends import BACKENDS
 from harness.errors import HarnessError
 from harness.golden_import import FORMATS
-from harness.runners import PROFILES
+from harness.runners import PLATFORMS
 from harness.spec import DATASETS
 
 
@@ -85,39 +85,43 @@ def cmd_run(args: argparse.Namespace, project: api.Project) -> int:
     from harness.fingerprint import engine_versions
     from harness.report.records import FAILED, ModelRecord
     from harness.report.text import format_changes
-    from harness.runners import Profile
+    from harness.runners import Platform
 
     spark = _spark(args)
     spec = project.model(args.model)
-    prof = Profile(args.profile, spec)
+    platform = Platform(args.platform, spec)
     record = ModelRecord.start(spec.name, args.dataset, spec.outputs)
     started = time.time()
     errors: list[HarnessError] = []
-    with prof.active(spark):
+    with platform.active(spark):
         try:
-            run = api.run_model(spark, project, spec, args.dataset, profile=prof, scale=args.scale)
+            run = api.run_model(
+                spark, project, spec, args.dataset, platform=platform, scale=args.scale
+            )
         except HarnessError as exc:
             record.record_error(str(exc))
             errors.append(exc)
         else:
             record.record_run(run, engine_versions(spark, r=spec.uses_r))
             print(
-                f"{spec.name} on {args.dataset} ({args.profile} profile): ran in "
+                f"{spec.name} on {args.dataset} ({args.platform} platform): ran in "
                 f"{run.run_seconds:.1f}s; rows in: {run.rows_in}; rows out: {run.rows_out}"
             )
             for line in record.data_quality:
                 print(f"  data quality: {line}")
             for output in spec.outputs:
                 try:
-                    check = api.check_output(spark, project.store(), run, output, rtol=args.rtol)
+                    compared = api.compare_output(
+                        spark, project.store(), run, output, rtol=args.rtol
+                    )
                 except HarnessError as exc:
                     record.record_error(str(exc), output)
                     errors.append(exc)
                     print(f"\n[{output}] error: {exc}")
                     continue
-                record.record_check(check)
-                print(f"\n[{output}] compared in {check.compare_seconds:.1f}s")
-                print(check.comparison.report())
+                record.record_comparison(compared)
+                print(f"\n[{output}] compared in {compared.compare_seconds:.1f}s")
+                print(compared.comparison.report())
     if record.fingerprint_changes:
         print(format_changes(record.fingerprint_changes))
     if args.report_dir:
@@ -307,7 +311,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run one model and compare with its goldens")
     p.add_argument("model")
     p.add_argument("--dataset", default="sample", choices=DATASETS)
-    p.add_argument("--profile", default="spark", choices=PROFILES)
+    p.add_argument(
+        "--platform",
+        "--profile",
+        default="spark",
+        choices=PLATFORMS,
+        help="emulate the new platform (spark) or legacy Hive (--profile: old spelling)",
+    )
     p.add_argument("--scale", type=float, default=1.0)
     p.add_argument("--rtol", type=float, default=None)
     p.add_argument("--report-dir", default=None, help="write summary.json and report.html here")

@@ -26,6 +26,7 @@ from harness import api
 from harness.errors import HarnessError
 from harness.golden import GoldenRef
 from harness.pytest_options import (
+    HarnessDeprecationWarning,
     add_options,
     apply_deprecated_options,
     chosen_backend,
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
     from harness.backends import ConnectServer
 
-CHECKS = ("schema", "keys", "values")
+ASPECTS = ("schema", "keys", "values")  # what each output is tested on, one test each
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -116,7 +117,7 @@ class HarnessState:
         self.project = api.Project.find(config.rootpath, golden=_opt(config, "golden-root"))
         self._spark: SparkSession | None = None
         self.runs: dict[tuple[str, str], api.ModelRun | HarnessError] = {}
-        self.checks: dict[tuple[str, str, str], api.OutputCheck | HarnessError] = {}
+        self.comparisons: dict[tuple[str, str, str], api.OutputComparison | HarnessError] = {}
         self.records: dict[tuple[str, str], ModelRecord] = {}
         self.updated: list[str] = []
 
@@ -166,24 +167,24 @@ class HarnessState:
             raise found
         return found
 
-    def check(self, model: str, dataset: str, output: str) -> api.OutputCheck:
+    def compare(self, model: str, dataset: str, output: str) -> api.OutputComparison:
         key = (model, dataset, output)
-        if key not in self.checks:
+        if key not in self.comparisons:
             rec = self.record(model, dataset)
             try:
                 run = self.run(model, dataset)
                 store = self.project.store()
                 if _opt(self.config, "update-golden"):
                     self._update(run, output)
-                check = api.check_output(
+                compared = api.compare_output(
                     self.spark, store, run, output, rtol=_opt(self.config, "rtol")
                 )
-                self.checks[key] = check
-                rec.record_check(check)
+                self.comparisons[key] = compared
+                rec.record_comparison(compared)
             except HarnessError as exc:
-                self.checks[key] = exc
+                self.comparisons[key] = exc
                 rec.record_error(str(exc), output)
-        found = self.checks[key]
+        found = self.comparisons[key]
         if isinstance(found, HarnessError):
             raise found
         return found
@@ -197,7 +198,7 @@ class HarnessState:
         before = ""
         if store.exists(ref):
             try:
-                old = api.check_output(self.spark, store, run, output)
+                old = api.compare_output(self.spark, store, run, output)
                 before = format_comparison(old.comparison.to_dict(), max_examples=3)
             except HarnessError as exc:
                 before = f"previous golden unusable: {exc}"
@@ -258,25 +259,25 @@ class ModelSuite(pytest.Collector):
                 spec=self.spec,
                 dataset=dataset,
                 output=None,
-                check="inputs",
+                aspect="inputs",
             )
             for output in self.spec.outputs:
-                for check in CHECKS:
+                for aspect in ASPECTS:
                     yield ModelItem.from_parent(
                         self,
-                        name=f"{dataset}-{output}-{check}",
+                        name=f"{dataset}-{output}-{aspect}",
                         spec=self.spec,
                         dataset=dataset,
                         output=output,
-                        check=check,
+                        aspect=aspect,
                     )
 
 
 class ModelItem(pytest.Item):
-    def __init__(self, *, spec: ModelSpec, dataset: str, output: str | None, check: str, **kwargs):
+    def __init__(self, *, spec: ModelSpec, dataset: str, output: str | None, aspect: str, **kwargs):
         super().__init__(**kwargs)
         self.spec = spec
-        self.dataset, self.output, self.check = dataset, output, check  # output None: "inputs"
+        self.dataset, self.output, self.aspect = dataset, output, aspect  # output None: "inputs"
         self.add_marker(pytest.mark.xdist_group(spec.name))
         self.add_marker(pytest.mark.harness)
         if dataset == "full":
@@ -294,9 +295,9 @@ class ModelItem(pytest.Item):
             for line in warned:
                 self.user_properties.append(("data_quality_warning", line))
             return
-        result = state.check(self.model, self.dataset, self.output)
+        result = state.compare(self.model, self.dataset, self.output)
         cmp = result.comparison
-        ok = {"schema": cmp.schema_ok, "keys": cmp.keys_ok, "values": cmp.values_ok}[self.check]
+        ok = {"schema": cmp.schema_ok, "keys": cmp.keys_ok, "values": cmp.values_ok}[self.aspect]
         if not ok:
             from harness.report.text import format_changes
 
@@ -304,7 +305,7 @@ class ModelItem(pytest.Item):
                 t for t in (cmp.report(), format_changes(result.fingerprint_changes)) if t
             )
             raise ParityFailure(
-                f"{self.model}/{self.dataset}/{self.output}: {self.check} "
+                f"{self.model}/{self.dataset}/{self.output}: {self.aspect} "
                 f"differ from the golden\n{text}"
             )
 
@@ -408,12 +409,26 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.fixture(scope="session")
-def harness(request: pytest.FixtureRequest) -> HarnessState:
+def parity(request: pytest.FixtureRequest) -> HarnessState:
     """The run's harness state, for hand-written tests beside a model's spec.
 
-    ``harness.run(model, dataset)`` returns the (cached) model run,
-    ``harness.check(model, dataset, output)`` the cached comparison, ``harness.spark`` the
-    session and ``harness.project`` the repository. Mark such tests
+    ``parity.run(model, dataset)`` returns the (cached) model run,
+    ``parity.compare(model, dataset, output)`` the cached comparison, ``parity.spark`` the
+    session and ``parity.project`` the repository. Mark such tests
     ``@pytest.mark.xdist_group("<model>")`` so they share the model's worker and run.
+    (Named ``parity``, not ``harness``, so it never shadows the ``harness`` package.)
     """
     return request.config.stash[STATE]
+
+
+@pytest.fixture(scope="session")
+def harness(parity: HarnessState) -> HarnessState:
+    """Deprecated name of the ``parity`` fixture (it shadowed the ``harness`` package)."""
+    import warnings
+
+    warnings.warn(
+        "the 'harness' fixture is now called 'parity'; rename it in your test",
+        HarnessDeprecationWarning,
+        stacklevel=2,
+    )
+    return parity

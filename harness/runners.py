@@ -1,10 +1,10 @@
-"""Running a model's steps (sql, python, r) on Spark, under a platform profile.
+"""Running a model's steps (sql, python, r) on Spark, as one platform or the other.
 
 A model is a list of steps sharing one namespace of tables: inputs are registered as
 temporary views, each step reads what it needs and registers what it produces, and the
 model's outputs are read back from the namespace by name.
 
-Profiles: ``spark`` runs the code as the new platform does (Spark's defaults, ANSI on).
+Platforms: ``spark`` runs the code as the new platform does (Spark's defaults, ANSI on).
 ``legacy`` emulates the Hive platform the goldens came from: ANSI off (Hive turns a bad
 cast into NULL), and Hive's own UDF implementations (from the hive-exec jar that pyspark
 ships) in place of Spark built-ins whose results differ, e.g. ``percentile_approx``.
@@ -34,7 +34,7 @@ from harness.errors import ModelRunError, first_line
 from harness.fixtures import parse_ddl
 from harness.spec import ModelSpec, StepSpec
 
-PROFILES = ("spark", "legacy")
+PLATFORMS = ("spark", "legacy")  # what a run emulates: the new platform or legacy Hive
 
 # Hive built-ins whose Spark namesakes compute something else; name -> Hive UDF class.
 HIVE_FUNCTIONS = {
@@ -127,12 +127,12 @@ def rewrite_functions(sql: str, mapping: dict[str, str]) -> str:
     return sql
 
 
-class Profile:
+class Platform:
     """Session settings and SQL rewrites for running as ``spark`` or as ``legacy`` Hive."""
 
     def __init__(self, name: str, spec: ModelSpec):
-        if name not in PROFILES:
-            raise ModelRunError(f"unknown profile '{name}' (use {', '.join(PROFILES)})")
+        if name not in PLATFORMS:
+            raise ModelRunError(f"unknown platform '{name}' (use {', '.join(PLATFORMS)})")
         self.name = name
         self.conf = {**LEGACY_CONF, **spec.legacy_conf} if name == "legacy" else {}
         functions = {**HIVE_FUNCTIONS, **spec.legacy_functions} if name == "legacy" else {}
@@ -140,7 +140,7 @@ class Profile:
         self.classes = {f"hive_{fn}": cls for fn, cls in functions.items()}
 
     def apply(self, spark: SparkSession) -> dict[str, str | None]:
-        """Set the profile's conf; returns the previous values so they can be restored."""
+        """Set the platform's conf; returns the previous values so they can be restored."""
         previous = {}
         for key, value in self.conf.items():
             previous[key] = spark.conf.get(key, None)
@@ -150,7 +150,7 @@ class Profile:
                 spark.sql(f"CREATE OR REPLACE TEMPORARY FUNCTION {name} AS '{cls}'")
             except Exception as exc:
                 raise ModelRunError(
-                    f"legacy profile: cannot register Hive's {cls} as {name} "
+                    f"legacy platform: cannot register Hive's {cls} as {name} "
                     f"({first_line(exc, 200)}); the session needs Hive support "
                     "(spark.sql.catalogImplementation=hive)"
                 ) from None
@@ -183,7 +183,7 @@ def _run_sql(
     spec: ModelSpec,
     step: StepSpec,
     params: dict[str, Any],
-    profile: Profile,
+    platform: Platform,
     notes: list[str],
 ) -> None:
     path = spec.directory / step.file
@@ -194,10 +194,10 @@ def _run_sql(
             notes.append(f"{path.name}: skipped Hive-only setting: {statement[:80]}")
             continue
         try:
-            spark.sql(profile.sql(statement))  # commands (SET, DROP, CREATE) run eagerly
+            spark.sql(platform.sql(statement))  # commands (SET, DROP, CREATE) run eagerly
         except Exception as exc:
             raise ModelRunError(
-                f"{path}: statement {n} failed ({profile.name} profile): {first_line(exc)}"
+                f"{path}: statement {n} failed ({platform.name} platform): {first_line(exc)}"
             ) from None
 
 
@@ -285,21 +285,21 @@ def _run_r(
     return {name: spark.createDataFrame(frames[name], schema=ddl) for name, ddl in schemas.items()}
 
 
-def run_model(
+def run_steps(
     spark: SparkSession,
     spec: ModelSpec,
     inputs: dict[str, DataFrame],
     *,
-    profile: Profile | None = None,
+    platform: Platform | None = None,
     params: dict[str, Any] | None = None,
 ) -> RunResult:
     """Run every step of ``spec`` on ``inputs``; returns the declared outputs (lazy frames).
 
-    The caller applies ``profile`` (``with profile.active(spark):``) around the run *and* the
+    The caller applies ``platform`` (``with platform.active(spark):``) around the run *and* the
     use of the outputs: on Spark Connect plans are analysed when they execute.
     """
     params = {**spec.parameters, **(params or {})}
-    prof = profile or Profile("spark", spec)
+    prof = platform or Platform("spark", spec)
     result = RunResult({})
     namespace = dict(inputs)
     # Temp views left by an earlier run in this session would shadow the tables that SQL

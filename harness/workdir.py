@@ -32,7 +32,7 @@ def work_root(project_root: Path | str | None = None) -> Path:
     """``$HARNESS_WORKDIR``, else ``<project_root>/.harness``, else ``<checkout>/.harness``.
 
     Give one ``HARNESS_WORKDIR`` per project copy: model outputs are kept there per
-    model, dataset and profile, for inspection after a run.
+    model, dataset and platform, for inspection after a run.
     """
     env = os.environ.get("HARNESS_WORKDIR")
     if env:
@@ -54,7 +54,7 @@ def data_dir() -> Path:
 
 
 def outputs_dir(project_root: Path | str | None = None) -> Path:
-    """Materialised model outputs: ``<root>/outputs/<model>/<dataset>/<profile>/<output>``."""
+    """Materialised model outputs: ``<root>/outputs/<model>/<dataset>/<platform>/<output>``."""
     return work_root(project_root) / "outputs"
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from harness.report.cells import num
 
 if TYPE_CHECKING:  # only for type hints: records never import the layers that fill them
-    from harness.api import ModelRun, OutputCheck
+    from harness.api import ModelRun, OutputComparison
 
 PASSED, FAILED, ERROR, PARTIAL, NOT_CHECKED = "passed", "failed", "error", "partial", "not checked"
 OUTPUT_STATUSES = (PASSED, FAILED, ERROR, NOT_CHECKED)
@@ -210,16 +210,17 @@ class ModelRecord:
         self.data_quality = [c.line() for c in run.checks if not c.ok]
         self.notes = list(run.notes)
 
-    def record_check(self, check: OutputCheck) -> None:
+    def record_comparison(self, compared: OutputComparison) -> None:
         """One output compared with its golden."""
-        out = self.output(check.output)
-        out.status = PASSED if check.passed else FAILED
-        out.compare_seconds = round(check.compare_seconds, 3)
-        out.rows = check.comparison.rows_actual
-        out.comparison = check.comparison.to_dict()
+        out = self.output(compared.output)
+        out.status = PASSED if compared.passed else FAILED
+        out.compare_seconds = round(compared.compare_seconds, 3)
+        out.rows = compared.comparison.rows_actual
+        out.comparison = compared.comparison.to_dict()
         out.error = None
         known = self.fingerprint_changes or []
-        self.fingerprint_changes = known + [c for c in check.fingerprint_changes if c not in known]
+        new = [c for c in compared.fingerprint_changes if c not in known]
+        self.fingerprint_changes = known + new
 
     def record_error(self, error: str, output: str | None = None) -> None:
         """The model (``output`` None) or one output could not be run or compared."""

@@ -16,9 +16,9 @@ PERCENTILES = {"p10", "p25", "p50", "p75", "p90"}
 
 
 @pytest.mark.xdist_group(MODEL)
-def test_strict_check_fails_on_exactly_the_percentile_columns(harness):
-    run = harness.run(MODEL, "sample")
-    strict = api.check_output(harness.spark, harness.project.store(), run, OUTPUT, strict=True)
+def test_strict_check_fails_on_exactly_the_percentile_columns(parity):
+    run = parity.run(MODEL, "sample")
+    strict = api.compare_output(parity.spark, parity.project.store(), run, OUTPUT, strict=True)
     cmp = strict.comparison
     assert not cmp.passed
     assert cmp.schema_ok and cmp.keys_ok, cmp.report()
@@ -28,8 +28,8 @@ def test_strict_check_fails_on_exactly_the_percentile_columns(harness):
 
 
 @pytest.mark.xdist_group(MODEL)
-def test_approved_tolerance_passes(harness):
-    check = harness.check(MODEL, "sample", OUTPUT)
-    assert check.passed, check.comparison.report()
-    tolerated = {name for name, col in check.comparison.columns.items() if col.rtol == 5e-2}
+def test_approved_tolerance_passes(parity):
+    compared = parity.compare(MODEL, "sample", OUTPUT)
+    assert compared.passed, compared.comparison.report()
+    tolerated = {name for name, col in compared.comparison.columns.items() if col.rtol == 5e-2}
     assert tolerated == PERCENTILES
