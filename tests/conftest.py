@@ -8,7 +8,10 @@ are marked ``local_only`` and skip, with one line saying why, on any other.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from project_copy import copy_project
 from real_run import RealRun, real_run
 
 from harness.backends import get_spark
@@ -60,6 +63,15 @@ def spark(pytestconfig: pytest.Config):
         remote=opt(pytestconfig, "remote"),
         profile=opt(pytestconfig, "databricks-profile"),
     )
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A throwaway copy of the adoption_rate model with its sample golden (see
+    tests/project_copy.py) and a scratch folder of its own (its outputs never meet the repo's)."""
+    monkeypatch.setenv("HARNESS_WORKDIR", str(tmp_path / "proj" / ".harness"))
+    return copy_project(tmp_path / "proj")
+
 
 @pytest.fixture(scope="session")
 def real_summary_run(tmp_path_factory: pytest.TempPathFactory) -> RealRun:

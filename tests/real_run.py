@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+from project_copy import REPO, copy_project
+
 XSS = "<script>document.title='pwned'</script>"
 K = "not propensity_coefficients and not (propensity_glm and full) and not (crashed_model and full)"
 
@@ -42,13 +43,7 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 
 def make_project(root: Path) -> Path:
-    (root / "suites").mkdir(parents=True)
-    for model in ("adoption_rate", "propensity_glm"):
-        shutil.copytree(REPO / "suites" / model, root / "suites" / model)
-        shutil.copytree(REPO / "golden" / model / "sample", root / "golden" / model / "sample")
-    shutil.copytree(REPO / "fixtures", root / "fixtures")
-    for name in ("conftest.py", "pytest.ini"):
-        shutil.copy(REPO / name, root / name)
+    copy_project(root, ("adoption_rate", "propensity_glm"))
     model = root / "suites" / "adoption_rate"
     hql = model / "adoption_rate.hql"
     _edit(hql, "AVG(p.base_premium *", "AVG(1.0000001 * p.base_premium *")

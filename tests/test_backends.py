@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
+from project_copy import REPO, copy_project
 
 from harness.backends.config import CLIENT_ONLY_ENV
 
-REPO = Path(__file__).resolve().parent.parent
 DATABRICKS_PY = REPO / ".venv-databricks" / "bin" / "python"
 pytestmark = [pytest.mark.backends, pytest.mark.xdist_group("backends")]
 
@@ -25,18 +25,14 @@ pytestmark = [pytest.mark.backends, pytest.mark.xdist_group("backends")]
 @pytest.fixture
 def two_models(tmp_path: Path) -> Path:
     """A project copy with two models (adoption_rate and a renamed twin) and goldens."""
-    root = tmp_path / "proj"
-    shutil.copytree(REPO / "suites" / "adoption_rate", root / "suites" / "adoption_rate")
+    root = copy_project(tmp_path / "proj")
     twin = root / "suites" / "adoption_twin"
-    shutil.copytree(REPO / "suites" / "adoption_rate", twin)
+    shutil.copytree(root / "suites" / "adoption_rate", twin)
     spec = twin / "model.yaml"
     spec.write_text(spec.read_text().replace("name: adoption_rate", "name: adoption_twin"))
-    shutil.copytree(REPO / "fixtures", root / "fixtures")
-    for model in ("adoption_rate", "adoption_twin"):
-        shutil.copytree(REPO / "golden" / "adoption_rate" / "sample",
-                        root / "golden" / model / "sample")
-    for name in ("conftest.py", "pytest.ini"):
-        shutil.copy(REPO / name, root / name)
+    shutil.copytree(
+        root / "golden" / "adoption_rate" / "sample", root / "golden" / "adoption_twin" / "sample"
+    )
     return root
 
 
@@ -47,8 +43,11 @@ def pytest_cmd(python: Path | str, *args: str) -> list[str]:
 def env_for(root: Path) -> dict[str, str]:
     """Our environment for a child pytest run on ``root``: nothing of this process's own
     Connect client (the outer run may itself use one) or pytest state."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in CLIENT_ONLY_ENV and not k.startswith("PYTEST_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in CLIENT_ONLY_ENV and not k.startswith("PYTEST_")
+    }
     env["HARNESS_WORKDIR"] = str(root / ".harness")
     return env
 
@@ -72,9 +71,14 @@ def wait_gone(pid: int, seconds: float = 60) -> bool:
 
 
 def test_connect_server_is_shared_by_two_workers_and_stopped(two_models):
-    proc = subprocess.run(pytest_cmd(sys.executable, "--harness-backend", "connect", "-n", "2"),
-                          cwd=two_models, env=env_for(two_models), capture_output=True,
-                          text=True, timeout=900)
+    proc = subprocess.run(
+        pytest_cmd(sys.executable, "--harness-backend", "connect", "-n", "2"),
+        cwd=two_models,
+        env=env_for(two_models),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     out = proc.stdout
     assert proc.returncode == 0, out[-3000:] + proc.stderr[-2000:]
     servers = re.findall(r"Spark Connect server sc://127\.0\.0\.1:(\d+) \(pid (\d+)\)", out)
@@ -93,9 +97,14 @@ def test_connect_server_is_shared_by_two_workers_and_stopped(two_models):
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
 def test_interrupted_run_leaves_no_server(two_models, how):
-    proc = subprocess.Popen(pytest_cmd(sys.executable, "--harness-backend", "connect", "-n", "2"),
-                            cwd=two_models, env=env_for(two_models), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        pytest_cmd(sys.executable, "--harness-backend", "connect", "-n", "2"),
+        cwd=two_models,
+        env=env_for(two_models),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     pid = None
     deadline = time.monotonic() + 300
     lines = []
@@ -119,8 +128,10 @@ def test_interrupted_run_leaves_no_server(two_models, how):
     assert wait_gone(pid), f"orphaned Spark Connect JVM {pid} after {how.name}"
 
 
-@pytest.mark.skipif(not DATABRICKS_PY.exists(),
-                    reason="no .venv-databricks: bash scripts/setup-databricks-env.sh creates it")
+@pytest.mark.skipif(
+    not DATABRICKS_PY.exists(),
+    reason="no .venv-databricks: bash scripts/setup-databricks-env.sh creates it",
+)
 def test_databricks_connect_backend_against_local_server(two_models):
     from harness.backends import ConnectServer
 
@@ -128,10 +139,25 @@ def test_databricks_connect_backend_against_local_server(two_models):
     url = server.start()
     try:
         proc = subprocess.run(
-            pytest_cmd(DATABRICKS_PY, "-k", "adoption_rate", "--harness-backend",
-                       "databricks", "--harness-remote", url, "-p", "no:xdist", "-o", "addopts="),
-            cwd=two_models, env=env_for(two_models), capture_output=True, text=True,
-            timeout=900)
+            pytest_cmd(
+                DATABRICKS_PY,
+                "-k",
+                "adoption_rate",
+                "--harness-backend",
+                "databricks",
+                "--harness-remote",
+                url,
+                "-p",
+                "no:xdist",
+                "-o",
+                "addopts=",
+            ),
+            cwd=two_models,
+            env=env_for(two_models),
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
     finally:
         server.stop()
     out = proc.stdout

@@ -19,7 +19,7 @@ from harness.report.records import (
     run_engine,
     verdict,
 )
-from harness.report.text import format_changes, format_comparison
+from harness.report.text import format_comparison
 
 
 def _comparison(**columns: dict[str, Any]) -> dict[str, Any]:
@@ -177,10 +177,3 @@ def test_run_engine_includes_R_from_any_model() -> None:
     assert run_engine(models) == {"spark": "4.3.0", "python": "3.11", "R": "4.2.2"}
     assert run_engine(models, {"spark": "4.3.1"})["spark"] == "4.3.1"
     assert "R" not in run_engine(models[:1])
-
-
-def test_format_changes() -> None:
-    assert format_changes([]) == ""
-    assert format_changes(["spec: changed", "model code m.sql: changed"]) == (
-        "  changed since the golden was made:\n    spec: changed\n    model code m.sql: changed"
-    )

@@ -1,21 +1,20 @@
-"""Model specs: strict validation with the fix in the message, the expected output schema
-(``outputs.<name>.schema``) checked on a real run, and the documentation fields shown by
-``harness describe``."""
+"""Model specs: strict validation naming the file, the field and the fix; the expected
+output schema (``outputs.<name>.schema``) checked on a real run; and the documentation
+fields shown by ``harness describe``."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from project_copy import REPO, run_suites
 
 from harness.errors import SpecError
 from harness.spec import load_spec
 
-REPO = Path(__file__).resolve().parent.parent
 GOOD = """name: m1
 team: t
 description: d
@@ -33,9 +32,26 @@ def write_spec(tmp_path: Path, text: str) -> Path:
     return folder / "model.yaml"
 
 
+def test_valid_spec_loads(tmp_path: Path) -> None:
+    spec = load_spec(write_spec(tmp_path, GOOD))
+    assert spec.outputs["out"].keys == ("id",) and spec.outputs["out"].rtol == 1e-9
+    assert spec.inputs["customers"].fixture == "customers"
+
+
 @pytest.mark.parametrize(
     "edit, message",
     [
+        (
+            lambda t: t.replace("outputs:", "outptus:"),
+            "unknown field 'outptus' (did you mean 'outputs'?)",
+        ),
+        (lambda t: t.replace("{keys: [id]}", "{keys: [id], rtl: 1}"), "did you mean 'rtol'?"),
+        (lambda t: t.replace("name: m1", "name: other"), "differs from its folder"),
+        (lambda t: t.replace("m.sql", "missing.sql"), "code file 'missing.sql' does not exist"),
+        (lambda t: t.replace("{keys: [id]}", "{keys: [id], rtol: -1}"), "non-negative"),
+        (lambda t: t.replace("team: t\n", ""), "missing required field 'team'"),
+        (lambda t: t + "  bad: [", "not valid YAML"),
+        (lambda t: t.replace("sql: m.sql", "r: m.sql"), "names no function"),
         (
             lambda t: t.replace("{keys: [id]}", "{keys: [id], type_policy: widen}"),
             "outputs.out.type_policy: unknown type policy 'widen' (did you mean 'widening'?)",
@@ -89,19 +105,6 @@ SCHEMA = (
 )
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    root = tmp_path / "proj"
-    shutil.copytree(REPO / "suites" / "adoption_rate", root / "suites" / "adoption_rate")
-    shutil.copytree(REPO / "fixtures", root / "fixtures")
-    shutil.copytree(
-        REPO / "golden" / "adoption_rate" / "sample", root / "golden" / "adoption_rate" / "sample"
-    )
-    for name in ("conftest.py", "pytest.ini"):
-        shutil.copy(REPO / name, root / name)
-    return root
-
-
 def _declare_schema(project: Path, schema: str) -> Path:
     spec = project / "suites" / "adoption_rate" / "model.yaml"
     text = spec.read_text()
@@ -113,11 +116,7 @@ def _declare_schema(project: Path, schema: str) -> Path:
 
 def test_declared_output_schema_is_checked_on_a_real_run(pytester, project: Path) -> None:
     spec = _declare_schema(project, SCHEMA.replace("contacts BIGINT", "contacts INT"))
-    pytester.chdir()
-    os.chdir(project)
-    result = pytester.runpytest_inprocess(
-        "-p", "no:randomly", "--rootdir", str(project), str(project / "suites"), "-k", "schema"
-    )
+    result = run_suites(pytester, project, "-k", "schema")
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
     assert (
@@ -129,11 +128,7 @@ def test_declared_output_schema_is_checked_on_a_real_run(pytester, project: Path
 
 def test_matching_declared_schema_passes(pytester, project: Path) -> None:
     _declare_schema(project, SCHEMA.replace("BIGINT", "LONG").lower())
-    pytester.chdir()
-    os.chdir(project)
-    result = pytester.runpytest_inprocess(
-        "-p", "no:randomly", "--rootdir", str(project), str(project / "suites"), "-k", "values"
-    )
+    result = run_suites(pytester, project, "-k", "values")
     result.assert_outcomes(passed=1)
 
 
