@@ -19,6 +19,7 @@ from harness.pytest_options import chosen_backend, opt
 
 pytest_plugins = ["pytester"]
 
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",

@@ -118,9 +118,9 @@ def test_model_record_lists_every_output_and_merges_changes_per_model() -> None:
     assert record.status == "not checked"
     assert [o.status for o in record.outputs] == ["not checked"] * 3
     assert record.fingerprint_changes is None  # no golden read yet
-    record.record_check(_check("a", True, ["spec: changed"]))
+    record.record_comparison(_check("a", True, ["spec: changed"]))
     assert record.status == "partial"
-    record.record_check(_check("b", False, ["spec: changed", "fixture customers: x -> y"]))
+    record.record_comparison(_check("b", False, ["spec: changed", "fixture customers: x -> y"]))
     record.record_error("no golden for m/sample/c", "c")
     assert record.fingerprint_changes == ["spec: changed", "fixture customers: x -> y"]
     assert [o.status for o in record.outputs] == ["passed", "failed", "error"]

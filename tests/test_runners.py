@@ -1,5 +1,5 @@
 """The runners' pure text helpers, without Spark: splitting a script into statements,
-substituting Hive variables, and the legacy profile's function rewrite."""
+substituting Hive variables, and the legacy platform's function rewrite."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from harness.errors import ModelRunError
 from harness.runners import (
     HIVE_FUNCTIONS,
     LEGACY_CONF,
-    Profile,
+    Platform,
     rewrite_functions,
     split_statements,
     substitute,
@@ -84,21 +84,21 @@ def _spec(tmp_path: Path, **legacy: dict[str, str]) -> ModelSpec:
     )
 
 
-def test_profiles(tmp_path: Path) -> None:
+def test_platforms(tmp_path: Path) -> None:
     sql = "SELECT percentile_approx(x, 0.5), my_udf(y) FROM t"
-    spark = Profile("spark", _spec(tmp_path, legacy_functions={"my_udf": "com.x.MyUdf"}))
+    spark = Platform("spark", _spec(tmp_path, legacy_functions={"my_udf": "com.x.MyUdf"}))
     assert spark.conf == {} and spark.functions == {} and spark.sql(sql) == sql
     spec = _spec(
         tmp_path,
         legacy_functions={"my_udf": "com.x.MyUdf"},
         legacy_conf={"spark.sql.ansi.enabled": "true", "a.b": "c"},
     )
-    legacy = Profile("legacy", spec)
+    legacy = Platform("legacy", spec)
     assert legacy.conf == {**LEGACY_CONF, "spark.sql.ansi.enabled": "true", "a.b": "c"}
     assert legacy.classes == {
         "hive_percentile_approx": HIVE_FUNCTIONS["percentile_approx"],
         "hive_my_udf": "com.x.MyUdf",
     }
     assert legacy.sql(sql) == "SELECT hive_percentile_approx(x, 0.5), hive_my_udf(y) FROM t"
-    with pytest.raises(ModelRunError, match=r"unknown profile 'hive' \(use spark, legacy\)"):
-        Profile("hive", spec)
+    with pytest.raises(ModelRunError, match=r"unknown platform 'hive' \(use spark, legacy\)"):
+        Platform("hive", spec)
