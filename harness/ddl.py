@@ -9,44 +9,81 @@ VARCHAR(n)...) are normalised, case and spaces do not matter.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+
+
+def _unquoted(text: str) -> Iterator[tuple[int, str, bool]]:
+    """Each character of ``text`` with whether it stands outside quotes and backticks (a
+    backslash escapes the next character inside quotes, as in Hive)."""
+    quote, i = "", 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            yield i, ch, False
+            if ch == "\\" and quote != "`" and i + 1 < len(text):
+                i += 1
+                yield i, text[i], False
+            elif ch == quote:
+                quote = ""
+        elif ch in "'\"`":
+            quote = ch
+            yield i, ch, False
+        else:
+            yield i, ch, True
+        i += 1
+
+
+def _without_line_comments(text: str) -> str:
+    """``text`` without its ``--`` comments (outside quotes)."""
+    out, skip_to = [], -1
+    for i, ch, outside in _unquoted(text):
+        if i < skip_to:
+            continue
+        if outside and text.startswith("--", i):
+            end = text.find("\n", i)
+            skip_to = len(text) if end < 0 else end
+            continue
+        out.append(ch)
+    return "".join(out)
 
 
 def parse_ddl(text: str) -> list[tuple[str, str]]:
-    """Columns of a Hive DDL (a full CREATE TABLE or a bare column list) as (name, type)."""
-    text = re.sub(r"--[^\n]*", "", text)
+    """Columns of a Hive DDL (a full CREATE TABLE or a bare column list) as (name, type).
+    Quotes, backticks, nested types and comments (``--`` and ``COMMENT '...'``) are
+    respected wherever they stand."""
+    text = _without_line_comments(text)
     if re.match(r"\s*CREATE\s", text, re.I):
-        start = text.index("(")
-        depth = 0
-        for i in range(start, len(text)):
-            depth += {"(": 1, ")": -1}.get(text[i], 0)
-            if depth == 0:
-                text = text[start + 1 : i]
-                break
-    columns: list[tuple[str, str]] = []
+        start, depth = -1, 0
+        for i, ch, outside in _unquoted(text):
+            if outside and ch in "()":
+                start = i if start < 0 else start
+                depth += 1 if ch == "(" else -1
+                if depth == 0:
+                    text = text[start + 1 : i]
+                    break
+    items: list[str] = []
     current: list[str] = []
-    depth, quote = 0, ""
-    for ch in text + ",":
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "<(":
+    depth = 0
+    for _i, ch, outside in _unquoted(text + ","):
+        if outside and ch in "<(":
             depth += 1
-        elif ch in ">)":
+        elif outside and ch in ">)":
             depth -= 1
-        if ch == "," and depth == 0 and not quote:
-            item = "".join(current).strip()
+        if outside and ch == "," and depth == 0:
+            items.append("".join(current).strip())
             current = []
-            if not item:
-                continue
-            item = re.sub(r"\s+COMMENT\s+'(?:[^'\\]|\\.)*'\s*$", "", item, flags=re.I)
-            name, _, dtype = item.partition(" ")
-            if not dtype.strip():
-                raise ValueError(f"column '{name}' has no type")
-            columns.append((name.strip("`"), dtype.strip()))
         else:
             current.append(ch)
+    columns: list[tuple[str, str]] = []
+    for item in filter(None, items):
+        item = re.sub(r"\s+COMMENT\s+(['\"])(?:\\.|(?!\1).)*\1\s*$", "", item, flags=re.I | re.S)
+        found = re.match(r"`((?:[^`]|``)*)`\s*(.*)$", item, re.S) or re.match(
+            r"(\S+)\s*(.*)$", item, re.S
+        )
+        name, dtype = (found.group(1).replace("``", "`"), found.group(2)) if found else (item, "")
+        if not dtype.strip():
+            raise ValueError(f"column '{name}' has no type")
+        columns.append((name, dtype.strip()))
     if not columns:
         raise ValueError("no columns found")
     return columns

@@ -83,25 +83,16 @@ def count_pass(
     mismatches and largest differences: one query per :data:`COLUMNS_PER_PASS` columns."""
     step = COLUMNS_PER_PASS
     chunks = [list(columns[i : i + step]) for i in range(0, len(columns), step)] or [[]]
-    first = count_query(plan, expected, actual, windowed, sample_size, chunks[0], keys=True)
+    query = functools.partial(count_frame, plan, expected, actual, windowed, sample_size)
+    first = read_counts(*query(chunks[0], keys=True), chunks[0])
     for chunk in chunks[1:]:
-        more = count_query(plan, expected, actual, windowed, sample_size, chunk, keys=False)
+        more = read_counts(*query(chunk, keys=False), chunk)
         first.row.update({k: v for k, v in more.row.items() if k not in first.row})
     return first
 
 
-def count_query(
-    plan: Plan,
-    expected: DataFrame,
-    actual: DataFrame,
-    windowed: bool,
-    sample_size: int,
-    columns: Sequence[int],
-    *,
-    keys: bool,
-) -> Pass:
+def read_counts(frame: DataFrame, locators: dict[str, list[str]], columns: Sequence[int]) -> Pass:
     """Run one counting query (:func:`count_frame`) and read its single row."""
-    frame, locators = count_frame(plan, expected, actual, windowed, sample_size, columns, keys=keys)
     row = frame.collect()[0].asDict()
     for name in ["rows_e", "rows_a", *sql.KEY_FAILURES, *(f"m{j}" for j in columns)]:
         if name in row:  # counts over no rows are null
