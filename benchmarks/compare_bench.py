@@ -1048,8 +1048,10 @@ def open_session(kind: str, wroot: Path) -> Any:
         return
     server = _start_stock_connect_server(memory, scratch, wroot / "bench" / "connect-server.log")
     try:
-        yield get_spark("connect", remote=server[1])
-        stop_spark()
+        try:
+            yield get_spark("connect", remote=server[1])
+        finally:
+            stop_spark()
     finally:
         _kill_child(server[0])
 

@@ -37,8 +37,7 @@ def spark(spark):
 def hot_stage_sizes(spark, e, a, windowed: bool) -> list[int]:
     """The largest generated method of the hot stage, per counting query."""
     plan = make_plan(e.schema, a.schema, ["id"], 1e-9, 0.0, {}, [], "widening", False)
-    step = engine.COLUMNS_PER_PASS
-    chunks = [plan.compared[i : i + step] for i in range(0, len(plan.compared), step)]
+    chunks = engine.column_chunks(plan.compared)
     debug = spark._jvm.org.apache.spark.sql.execution.debug.package
     sizes = []
     conf = spark.conf

@@ -81,14 +81,20 @@ def count_pass(
 ) -> Pass:
     """Count rows, pairs, key failures (``windowed`` only) and each of ``columns``'
     mismatches and largest differences: one query per :data:`COLUMNS_PER_PASS` columns."""
-    step = COLUMNS_PER_PASS
-    chunks = [list(columns[i : i + step]) for i in range(0, len(columns), step)] or [[]]
+    chunks = column_chunks(columns)
     query = functools.partial(count_frame, plan, expected, actual, windowed, sample_size)
     first = read_counts(*query(chunks[0], keys=True), chunks[0])
     for chunk in chunks[1:]:
         more = read_counts(*query(chunk, keys=False), chunk)
         first.row.update({k: v for k, v in more.row.items() if k not in first.row})
     return first
+
+
+def column_chunks(columns: Sequence[int]) -> list[list[int]]:
+    """The compared columns in groups of :data:`COLUMNS_PER_PASS`, one counting query each
+    (one empty group when there are none: the rows and keys are still counted)."""
+    step = COLUMNS_PER_PASS
+    return [list(columns[i : i + step]) for i in range(0, len(columns), step)] or [[]]
 
 
 def read_counts(frame: DataFrame, locators: dict[str, list[str]], columns: Sequence[int]) -> Pass:

@@ -139,9 +139,15 @@ def uses_lambdas(column: ColumnPlan) -> bool:
     takes whole-stage codegen away from every column of the aggregate, so the engine
     evaluates such a column in a projection below it instead. (May say yes needlessly.)"""
     t = column.expected_type
-    tolerant = bool(column.rtol or column.atol) and contains(t, T.NumericType)
-    recurses = tolerant or contains(t, T.MapType) or contains(column.actual_type, T.MapType)
+    recurses = _recurses(t, column.actual_type, column.rtol, column.atol)
     return recurses and contains(t, (T.ArrayType, T.MapType))
+
+
+def _recurses(et: T.DataType, at: T.DataType, rtol: float, atol: float) -> bool:
+    """Whether :func:`match` looks inside the values instead of one ``<=>``: it has a
+    tolerance to apply at numeric leaves, or maps to compare (``<=>`` cannot order them)."""
+    tolerant = bool(rtol or atol) and contains(et, T.NumericType)
+    return tolerant or contains(et, T.MapType) or contains(at, T.MapType)
 
 
 def match(
@@ -153,8 +159,7 @@ def match(
     with the same rule at the leaves; everything else exactly. ``<=>`` alone serves where
     it can: it cannot order maps, and it knows no tolerance."""
     same = f"({e} <=> {a})"  # Spark: NaN <=> NaN and -0.0 <=> 0.0 are true
-    tolerant = bool(rtol or atol) and contains(et, T.NumericType)
-    if not (tolerant or contains(et, T.MapType) or contains(at, T.MapType)):
+    if not _recurses(et, at, rtol, atol):
         return same
     both_null = f"({e} IS NULL AND {a} IS NULL)"
     both_set = f"{e} IS NOT NULL AND {a} IS NOT NULL"
