@@ -1,0 +1,109 @@
+"""Commands about data: ``fixtures`` (samples, releases) and ``golden`` (import, history,
+restore)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from harness import api
+from harness.cli.common import backend_options, open_spark
+from harness.errors import HarnessError
+from harness.golden_import import FORMATS
+from harness.spec import DATASETS
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fixtures", help="build a bundle's sample or release a version")
+    p.add_argument("action", choices=("sample", "release"))
+    p.add_argument("refs", nargs="+", help="NAME/VERSION")
+    backend_options(p)
+    p.set_defaults(run=cmd_fixtures)
+    p = sub.add_parser("golden", help="import legacy exports; list or restore versions")
+    p.add_argument("action", choices=("import", "history", "restore"))
+    p.add_argument("model")
+    p.add_argument("output")
+    p.add_argument("files", nargs="*", help="import: files or folders exported by Hive")
+    p.add_argument("--dataset", default="sample", choices=DATASETS)
+    p.add_argument("--format", default="parquet", choices=FORMATS)
+    p.add_argument("--schema", default=None, help="DDL for csv/hive-text files")
+    p.add_argument("--header", action="store_true", help="csv files have a header row")
+    p.add_argument("--version", default=None, help="restore: the version to make current")
+    p.add_argument("--reason", default="imported legacy export")
+    backend_options(p)
+    p.set_defaults(run=cmd_golden)
+
+
+def cmd_fixtures(args: argparse.Namespace, project: api.Project) -> int:
+    from harness import fixtures
+
+    targets = []
+    for ref in args.refs:
+        name, _, version = ref.partition("/")
+        targets.append((name, version or "1"))
+    if args.action == "release":
+        for name, version in targets:
+            files = fixtures.release(project.fixtures / name / version)
+            print(f"released {name}@{version}: {len(files)} files hashed")
+        return 0
+    spark = open_spark(args)
+    bundles = {
+        n: fixtures.load_bundle(project.fixtures, n, v, require_sample=False) for n, v in targets
+    }
+    rows = {n: b.recipe.sample_rows for n, b in bundles.items() if b.recipe}
+    from pyspark.sql import functions as F
+
+    from harness.datagen import generate
+
+    for name, bundle in bundles.items():
+        if bundle.released:
+            raise HarnessError(
+                f"{bundle.directory}: {bundle.ref} is released; its sample is "
+                "frozen (make a new version to change it)"
+            )
+        df = generate(spark, bundle.require_recipe(), rows=rows[name], other_rows=rows)
+        df = df.select(*[F.col(f"`{c}`").cast("string").alias(c) for c, _ in bundle.columns])
+        pdf = df.toPandas()
+        pdf.to_csv(bundle.directory / "sample.csv", index=False, na_rep=fixtures.NULL_TOKEN)
+        print(f"{bundle.ref}: wrote {len(pdf)} rows to {bundle.directory / 'sample.csv'}")
+    return 0
+
+
+def cmd_golden(args: argparse.Namespace, project: api.Project) -> int:
+    from harness.golden import GoldenRef
+
+    ref = GoldenRef(args.model, args.dataset, args.output)
+    store = project.store()
+    if args.action == "history":
+        for entry in store.history(ref):
+            mark = "*" if entry.pop("current") else " "
+            print(
+                f"{mark} {entry.pop('version')}  {entry.get('created_at', '')}  "
+                f"{entry.get('source', '')}  {entry.get('reason', '')}"
+            )
+        return 0
+    if args.action == "restore":
+        manifest = store.restore(ref, args.version)
+        print(f"{ref}: CURRENT -> {manifest['version']} ({manifest['rows']:,} rows)")
+        return 0
+    from harness.golden_import import import_files
+
+    spark = open_spark(args)
+    spec = project.model(args.model)
+    if args.output not in spec.outputs:
+        raise HarnessError(
+            f"model {args.model} has no output '{args.output}' (outputs: {', '.join(spec.outputs)})"
+        )
+    manifest = import_files(
+        spark,
+        store,
+        ref,
+        [Path(f) for f in args.files],
+        fmt=args.format,
+        keys=list(spec.outputs[args.output].keys),
+        schema=args.schema,
+        header=args.header,
+        reason=args.reason,
+    )
+    print(f"imported {manifest['rows']:,} rows into {ref} as {manifest['version']}")
+    return 0

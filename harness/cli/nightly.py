@@ -1,0 +1,79 @@
+"""``harness nightly``: capture missing goldens, then every suite with reports."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from harness import api
+from harness.backends import BACKENDS
+from harness.spec import DATASETS
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("nightly", help="the nightly parity job over every model")
+    p.add_argument("--out", default="reports/nightly")
+    p.add_argument("--dataset", default="full", choices=DATASETS)
+    p.add_argument("--scale", type=float, default=float(os.environ.get("HARNESS_SCALE", 1.0)))
+    p.add_argument("--workers", default="2", help="pytest-xdist workers (0: none)")
+    p.add_argument("--backend", default="local", choices=BACKENDS)
+    p.add_argument("--skip-capture", action="store_true")
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    p.set_defaults(run=cmd_nightly)
+
+
+def cmd_nightly(args: argparse.Namespace, project: api.Project) -> int:
+    """Capture missing goldens, then run every suite on the dataset with reports."""
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "HARNESS_SCALE": str(args.scale)}
+    if not args.skip_capture:
+        print(
+            f"[nightly] capturing missing '{args.dataset}' goldens (legacy emulation)", flush=True
+        )
+        capture = [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "capture",
+            "--dataset",
+            args.dataset,
+            "--scale",
+            str(args.scale),
+        ]
+        code = subprocess.call(capture, env=env, cwd=project.root)
+        if code:
+            return code
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "suites",
+        "-p",
+        "harness.progress",
+        "--harness-dataset",
+        args.dataset,
+        "--harness-report-dir",
+        str(out),
+        f"--junitxml={out / 'junit.xml'}",
+        "-o",
+        "junit_family=xunit2",
+        "-q",
+        "--harness-backend",
+        args.backend,
+    ]
+    if args.workers != "0":
+        cmd += ["-n", args.workers]
+    cmd += args.pytest_args
+    print(f"[nightly] {' '.join(cmd[2:])}", flush=True)
+    started = time.perf_counter()
+    code = subprocess.call(cmd, env=env, cwd=project.root)
+    print(
+        f"[nightly] finished in {time.perf_counter() - started:.0f}s; reports: "
+        f"{out / 'report.html'}, {out / 'summary.json'}, {out / 'junit.xml'}"
+    )
+    return code
