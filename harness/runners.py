@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
-import itertools
 import json
-import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +31,7 @@ from pyspark.sql import DataFrame, SparkSession
 from harness.errors import ModelRunError, first_line
 from harness.fixtures import parse_ddl
 from harness.spec import ModelSpec, StepSpec
+from harness.sqltext import rewrite_functions, split_statements, substitute
 
 PLATFORMS = ("spark", "legacy")  # what a run emulates: the new platform or legacy Hive
 
@@ -41,7 +40,6 @@ HIVE_FUNCTIONS = {
     "percentile_approx": "org.apache.hadoop.hive.ql.udf.generic.GenericUDAFPercentileApprox",
 }
 LEGACY_CONF = {"spark.sql.ansi.enabled": "false", "spark.sql.legacy.timeParserPolicy": "LEGACY"}
-_VAR = re.compile(r"\$\{(?:hivevar:|hiveconf:)?([A-Za-z_][A-Za-z0-9_.]*)\}")
 
 
 @dataclass
@@ -55,76 +53,6 @@ class RunResult:
     outputs: dict[str, DataFrame]
     timings: list[StepTiming] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-def substitute(sql: str, params: dict[str, Any], where: str) -> str:
-    """Replace Hive variables (``${x}``, ``${hivevar:x}``, ``${hiveconf:x}``) from params."""
-
-    def value(match: re.Match) -> str:
-        name = match.group(1)
-        if name not in params:
-            raise ModelRunError(
-                f"{where}: uses ${{{name}}} but the spec's parameters do not "
-                f"define '{name}' (add it under parameters:)"
-            )
-        return str(params[name])
-
-    return _VAR.sub(value, sql)
-
-
-def split_statements(sql: str) -> list[str]:
-    """Split a script at top-level semicolons (quotes and comments respected)."""
-    statements, current, i, quote = [], [], 0, ""
-    while i < len(sql):
-        ch = sql[i]
-        if quote:
-            current.append(ch)
-            if ch == "\\" and i + 1 < len(sql):
-                current.append(sql[i + 1])
-                i += 1
-            elif ch == quote:
-                quote = ""
-        elif ch in "'\"`":
-            quote = ch
-            current.append(ch)
-        elif sql.startswith("--", i):
-            end = sql.find("\n", i)
-            i = len(sql) if end < 0 else end
-            continue
-        elif sql.startswith("/*", i):
-            end = sql.find("*/", i + 2)
-            i = len(sql) if end < 0 else end + 2
-            continue
-        elif ch == ";":
-            statements.append("".join(current).strip())
-            current = []
-        else:
-            current.append(ch)
-        i += 1
-    statements.append("".join(current).strip())
-    return [s for s in statements if s]
-
-
-def rewrite_functions(sql: str, mapping: dict[str, str]) -> str:
-    """Rename function calls (``name(``) using sqlglot's Hive tokenizer, text otherwise kept."""
-    if not mapping:
-        return sql
-    from sqlglot.dialects.hive import Hive
-    from sqlglot.tokens import TokenType
-
-    lowered = {k.lower(): v for k, v in mapping.items()}
-    tokens = Hive().tokenize(sql)
-    edits = []
-    for tok, nxt in itertools.pairwise(tokens):
-        if (
-            tok.token_type == TokenType.VAR
-            and tok.text.lower() in lowered
-            and nxt.token_type == TokenType.L_PAREN
-        ):
-            edits.append((tok.start, tok.end + 1, lowered[tok.text.lower()]))
-    for start, end, name in sorted(edits, reverse=True):
-        sql = sql[:start] + name + sql[end:]
-    return sql
 
 
 class Platform:

@@ -8,15 +8,9 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ModelRunError
-from harness.runners import (
-    HIVE_FUNCTIONS,
-    LEGACY_CONF,
-    Platform,
-    rewrite_functions,
-    split_statements,
-    substitute,
-)
+from harness.runners import HIVE_FUNCTIONS, LEGACY_CONF, Platform
 from harness.spec import ModelSpec
+from harness.sqltext import rewrite_functions, split_statements, statements, substitute
 
 
 @pytest.mark.parametrize(
@@ -40,6 +34,16 @@ from harness.spec import ModelSpec
 )
 def test_split_statements(script: str, statements: list[str]) -> None:
     assert split_statements(script) == statements
+
+
+def test_statements_know_their_file_lines() -> None:
+    script = "-- header\nSET x=1;\n\n/* two\nlines */\nSELECT a,\n  b\nFROM t;\nSELECT 3"
+    found = statements(script)
+    assert [(s.line, s.text.splitlines()[0]) for s in found] == [
+        (2, "SET x=1"),
+        (6, "SELECT a,"),
+        (9, "SELECT 3"),
+    ]
 
 
 def test_substitute_all_three_spellings() -> None:

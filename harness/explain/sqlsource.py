@@ -1,0 +1,125 @@
+"""A model's SQL as parsed statements that know their file and line.
+
+SQL steps are split and substituted as the runners run them (``harness.sqltext``), then
+parsed with sqlglot's Hive dialect. Python steps contribute the literal strings they pass
+to ``<session>.sql(...)``. Everything else (R steps, Python DataFrame code, SQL built at
+run time, statements sqlglot cannot parse) is listed in ``not_analysed``: the tools that
+read this never pass code silently.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlglot import exp, parse_one
+from sqlglot.errors import ParseError
+
+from harness.errors import HarnessError
+from harness.spec import ModelSpec
+from harness.sqltext import statements, substitute
+
+DIALECT = "hive"  # the legacy code's dialect
+
+
+@dataclass(frozen=True)
+class SqlStatement:
+    step: str  # the step's name
+    file: Path
+    line: int  # the file line the statement starts on
+    text: str  # after variable substitution
+    tree: exp.Expr
+
+    def line_of(self, node: exp.Expr) -> int:
+        """The file line of ``node``: its first identifier's, else its nearest ancestor's."""
+        current: exp.Expr | None = node
+        while current is not None:
+            lines = [
+                n.meta["line"]
+                for n in current.walk()
+                if isinstance(n, exp.Identifier) and "line" in n.meta
+            ]
+            if lines:
+                return self.line + min(lines) - 1
+            current = current.parent
+        return self.line
+
+
+@dataclass(frozen=True)
+class NotAnalysed:
+    step: str
+    file: Path
+    line: int | None
+    why: str
+
+
+@dataclass
+class ModelSql:
+    statements: list[SqlStatement] = field(default_factory=list)
+    not_analysed: list[NotAnalysed] = field(default_factory=list)
+
+
+def read_model(spec: ModelSpec) -> ModelSql:
+    """Every statement of ``spec``'s steps that can be parsed, and what could not."""
+    out = ModelSql()
+    for step in spec.steps:
+        path = spec.directory / step.file
+        name = step.name or step.file
+        try:
+            source = path.read_text()
+        except OSError as exc:
+            out.not_analysed.append(NotAnalysed(name, path, None, f"cannot read: {exc}"))
+            continue
+        params = {**spec.parameters, **step.parameters}
+        if step.kind == "sql":
+            _sql_step(out, name, path, source, params)
+        elif step.kind == "python":
+            _python_step(out, name, path, source, params)
+        else:
+            out.not_analysed.append(NotAnalysed(name, path, None, "R code: not analysed"))
+    return out
+
+
+def _add(out: ModelSql, step: str, path: Path, line: int, text: str, params: dict) -> None:
+    try:
+        text = substitute(text, params, str(path))
+        tree = parse_one(text, read=DIALECT)
+    except (ParseError, HarnessError) as exc:
+        why = f"cannot parse: {str(exc).splitlines()[0][:160]}"
+        out.not_analysed.append(NotAnalysed(step, path, line, why))
+        return
+    if tree is not None:
+        out.statements.append(SqlStatement(step, path, line, text, tree))
+
+
+def _sql_step(out: ModelSql, step: str, path: Path, source: str, params: dict) -> None:
+    for statement in statements(source):
+        if statement.text.split(None, 1)[0].upper() == "SET":
+            continue  # settings: the platform's business, not the model's semantics
+        _add(out, step, path, statement.line, statement.text, params)
+
+
+def _python_step(out: ModelSql, step: str, path: Path, source: str, params: dict) -> None:
+    try:
+        tree = ast.parse(source, filename=str(path))
+    except SyntaxError as exc:
+        out.not_analysed.append(NotAnalysed(step, path, exc.lineno, f"cannot parse: {exc.msg}"))
+        return
+    for node in ast.walk(tree):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "sql"
+            and node.args
+        ):
+            continue
+        arg = node.args[0]
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            for statement in statements(arg.value):
+                _add(out, step, path, arg.lineno + statement.line - 1, statement.text, params)
+        else:
+            why = "SQL built at run time (not a string literal): not analysed"
+            out.not_analysed.append(NotAnalysed(step, path, node.lineno, why))
+    why = "Python DataFrame code outside spark.sql(): not analysed"
+    out.not_analysed.append(NotAnalysed(step, path, None, why))
