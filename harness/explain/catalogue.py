@@ -26,8 +26,19 @@ CATALOGUE_FILE = Path(__file__).with_name("catalogue.yaml")
 DETECTORS = (
     "functions",  # calls of these functions (names, case-insensitive)
     "casts",  # CAST(... AS t) to these types ("any" for every type)
-    "operators",  # divide, int-divide, modulo, string-number-compare, arithmetic
-    "clauses",  # window-order (ranking over a window), order-by-limit, ...
+    "operators",  # one of OPERATORS
+    "clauses",  # one of CLAUSES
+)
+OPERATORS = (
+    "divide",  # a / b
+    "int-divide",  # a DIV b
+    "modulo",  # a % b
+    "arithmetic",  # + - * on numbers (overflow)
+    "compare-string-number",  # a comparison of a string with a number
+)
+CLAUSES = (
+    "window-ranking",  # row_number/rank/dense_rank/ntile/lead/lag over an ordered window
+    "limit-without-order",  # LIMIT with no ORDER BY
 )
 # What a rule's difference looks like in a comparison of the two platforms' outputs.
 SYMPTOMS = (
@@ -97,6 +108,9 @@ def _rule(data: Any, where: str) -> Rule:
     path = CATALOGUE_FILE
     check_fields(CatalogueError, path, where, data, _RULE_FIELDS, _REQUIRED)
     detect = check_fields(CatalogueError, path, f"{where}.detect", data["detect"], DETECTORS)
+    for kind, choices in (("operators", OPERATORS), ("clauses", CLAUSES)):
+        for value in detect.get(kind, []):
+            check_choice(CatalogueError, path, f"{where}.detect.{kind}", value, choices)
     symptom = check_fields(
         CatalogueError, path, f"{where}.symptom", data["symptom"], _SYMPTOM_FIELDS, {"kind"}
     )
