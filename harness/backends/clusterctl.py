@@ -178,8 +178,8 @@ def supervise(folder: Path, workers: int, owner: int, launcher: int, timeout: fl
         cluster.start(timeout=timeout, progress=progress)
         state.update(cluster.describe(), status="ready", url=cluster.url)
         state["ready_seconds"] = round(time.monotonic() - began, 1)
+        ready.set()  # before `up` can see "ready" and exit: its exit is no reason to stop now
         write_state(folder, state)
-        ready.set()
         print(f"ready: {cluster.url}", flush=True)
         while not (dead := cluster.failed()):
             time.sleep(1.0)
