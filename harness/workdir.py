@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 __all__ = [
+    "cluster_dir",
     "data_dir",
     "outputs_dir",
     "owned_folder",
@@ -44,6 +45,11 @@ def work_root(project_root: Path | str | None = None) -> Path:
 def spark_dir() -> Path:
     """Parent of the per-process Spark work folders (metastore, warehouse, tmp, logs)."""
     return work_root() / "spark"
+
+
+def cluster_dir() -> Path:
+    """The local Spark cluster's one folder: its state (pids, ports), logs and work folders."""
+    return work_root() / "cluster"
 
 
 def data_dir() -> Path:

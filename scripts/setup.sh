@@ -39,6 +39,11 @@ else
   say "R present: $(R --version | head -1)"
 fi
 
+if ! command -v shellcheck >/dev/null; then
+  # checks the generated Databricks init script (tests/test_deploy.py)
+  apt_install shellcheck
+fi
+
 if [[ $want_browser -eq 1 ]] && ! command -v chromium >/dev/null; then
   apt_install chromium
 fi

@@ -135,7 +135,30 @@ def _jvm_opt(name: str, value: str) -> str:
     return f'"-D{name}={value}"' if re.search(r"\s", value) else f"-D{name}={value}"
 
 
-def _write_log4j(workdir: Path, extra_loggers: dict[str, str] | None = None) -> Path:
+# HotSpot settings for every JVM that runs the comparison's generated code (the driver, and
+# the executors of a cluster).
+JIT_OPTIONS = (
+    # Whole-stage codegen fuses a comparison's join, projection and aggregation into one
+    # large method; HotSpot will not JIT methods over 8000 bytecodes by default and would
+    # interpret it (measured ~2x slower on a 1M x 20 comparison).
+    "-XX:-DontCompileHugeMethods",
+    # That method loops over a whole partition, so it only ever runs as on-stack-replacement
+    # code, and every rarely taken branch (a mismatch, a new maximum) deoptimizes and
+    # recompiles it. After 400 recompilations HotSpot leaves the method in the interpreter
+    # for good: measured 11.4 s instead of 3.9 s for a 1M x 20 comparison. Never give up
+    # recompiling.
+    "-XX:PerMethodRecompilationCutoff=-1",
+    "-XX:PerBytecodeRecompilationCutoff=-1",
+)
+
+
+def java_options(*options: str, **properties: str) -> str:
+    """One JVM option string: ``options`` as they are, then ``-Dname=value`` per property
+    (quoted where a value has spaces, so Spark's option-string parsing keeps it whole)."""
+    return " ".join([*options, *(_jvm_opt(k, v) for k, v in properties.items())])
+
+
+def write_log4j(workdir: Path, extra_loggers: dict[str, str] | None = None) -> Path:
     """log4j2 at ERROR, read at JVM start so even early WARNs (NativeCodeLoader) stay quiet."""
     lines = [
         "status = error",
@@ -173,24 +196,14 @@ def spark_conf(
     """Settings shared by the local session and our Connect server: quiet, UTC, Arrow, own dirs."""
     tmp = workdir / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
-    log4j = _write_log4j(workdir, extra_loggers)
-    java_opts = " ".join(
-        [
-            _jvm_opt("log4j.configurationFile", log4j.as_uri()),
-            # Whole-stage codegen fuses a comparison's join, projection and aggregation into
-            # one large method; HotSpot will not JIT methods over 8000 bytecodes by default
-            # and would interpret it (measured ~2x slower on a 1M x 20 comparison).
-            "-XX:-DontCompileHugeMethods",
-            # That method loops over a whole partition, so it only ever runs as on-stack-
-            # replacement code, and every rarely taken branch (a mismatch, a new maximum)
-            # deoptimizes and recompiles it. After 400 recompilations HotSpot leaves the
-            # method in the interpreter for good: measured 11.4 s instead of 3.9 s for a
-            # 1M x 20 comparison. Never give up recompiling.
-            "-XX:PerMethodRecompilationCutoff=-1",
-            "-XX:PerBytecodeRecompilationCutoff=-1",
-            _jvm_opt("derby.system.home", str(workdir)),  # derby.log and metastore_db
-            _jvm_opt("java.io.tmpdir", str(tmp)),
-        ]
+    log4j = write_log4j(workdir, extra_loggers)
+    java_opts = java_options(
+        *JIT_OPTIONS,
+        **{
+            "log4j.configurationFile": log4j.as_uri(),
+            "derby.system.home": str(workdir),  # derby.log and metastore_db
+            "java.io.tmpdir": str(tmp),
+        },
     )
     return {
         "spark.master": master,

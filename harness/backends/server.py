@@ -47,13 +47,13 @@ def _stop_all_at_exit() -> None:
     atexit.register(stop_all_servers)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent_preexec(parent_pid: int) -> Any:
+def die_with_parent_preexec(parent_pid: int) -> Any:
     """A preexec_fn asking Linux to SIGTERM the child when we die, even by SIGKILL.
 
     PR_SET_PDEATHSIG fires when the *thread* that forked exits, so start servers from a
@@ -72,7 +72,7 @@ def _die_with_parent_preexec(parent_pid: int) -> Any:
     return preexec
 
 
-def _meaningful_tail(log: Path, count: int = 4) -> str:
+def meaningful_tail(log: Path, count: int = 4) -> str:
     """The last few log lines that say something (no stack frames), joined on one line."""
     try:
         lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -89,11 +89,29 @@ def _meaningful_tail(log: Path, count: int = 4) -> str:
     return redact(tail if len(tail) <= 600 else "..." + tail[-597:])
 
 
+def stop_process_group(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
+    """TERM the process group ``proc`` leads (started with ``start_new_session``), KILL it
+    after ``grace`` seconds, reap ``proc``; anything left in the group (a stuck child) goes too."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 class ConnectServer:
     """A local Spark Connect server on 127.0.0.1, owned by this process.
 
     ``workdir`` defaults to a fresh folder under the scratch root, removed on ``stop()``; in
     a folder the caller gives, ``stop()`` removes only what the server added (log kept).
+    ``master`` defaults to local mode (``HARNESS_LOCAL_CORES``); a local cluster passes its
+    ``spark://`` URL, with ``conf`` and ``env`` added to the server's settings and environment.
     """
 
     def __init__(
@@ -102,11 +120,17 @@ class ConnectServer:
         *,
         workdir: Path | None = None,
         driver_memory: str = "4g",
+        master: str | None = None,
+        conf: dict[str, str] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self._requested_port = port
         self._own_workdir = workdir is None
         self.workdir: Path | None = Path(workdir).resolve() if workdir is not None else None
         self.driver_memory = config.check_memory(driver_memory, "driver_memory")
+        self.master = master
+        self.extra_conf = dict(conf or {})
+        self.extra_env = dict(env or {})
         self.port: int | None = None
         self.url: str | None = None
         self.pid: int | None = None
@@ -130,11 +154,11 @@ class ConnectServer:
         """Launch the server and wait until a client can connect; returns ``sc://127.0.0.1:PORT``."""
         if self._proc is not None and self._proc.poll() is None and self.url:
             return self.url
-        master, partitions = config.local_master(), config.shuffle_partitions()
+        master, partitions = self.master or config.local_master(), config.shuffle_partitions()
         config.find_java()
         attempts = 1 if self._requested_port else 3  # a picked free port can be taken meanwhile
         for attempt in range(attempts):
-            port = self._requested_port or _free_port()
+            port = self._requested_port or free_port()
             began = time.monotonic()
             self._launch(port, master, partitions)
             outcome = self._wait_ready(port, timeout)
@@ -144,7 +168,7 @@ class ConnectServer:
                 _stop_all_at_exit()
                 _running.add(self)
                 return self.url
-            tail = _meaningful_tail(self.log_path) if self.log_path else "(no log)"
+            tail = meaningful_tail(self.log_path) if self.log_path else "(no log)"
             self._terminate()
             if outcome == "port-taken" and attempt + 1 < attempts:
                 continue
@@ -180,6 +204,7 @@ class ConnectServer:
         conf["spark.connect.grpc.binding.address"] = "127.0.0.1"
         conf["spark.connect.grpc.binding.port"] = str(port)
         conf["spark.connect.grpc.port.maxRetries"] = "0"  # fail fast instead of drifting ports
+        conf.update(self.extra_conf)
         self._made = [
             self.workdir / name
             for name in ("tmp", "warehouse", "metastore_db", "derby.log", "log4j2.properties")
@@ -206,6 +231,7 @@ class ConnectServer:
         env["SPARK_LOCAL_IP"] = "127.0.0.1"
         # Python workers (applyInPandas) must see this environment's pandas/pyarrow/rpy2.
         env["PYSPARK_PYTHON"] = os.environ.get("PYSPARK_PYTHON") or sys.executable
+        env.update(self.extra_env)
 
         assert self.log_path is not None
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in _terminate()
@@ -217,9 +243,13 @@ class ConnectServer:
             cwd=self.workdir,
             env=env,
             start_new_session=True,  # own process group: stop() kills the whole tree
-            preexec_fn=_die_with_parent_preexec(os.getpid()),
+            preexec_fn=die_with_parent_preexec(os.getpid()),
         )
         self.pid = self._proc.pid
+
+    def running(self) -> bool:
+        """True while the server's process runs."""
+        return self._proc is not None and self._proc.poll() is None
 
     def _wait_ready(self, port: int, timeout: float) -> str:
         """'ready' once a gRPC channel to the port is up, else 'port-taken', 'exited', 'timeout'."""
@@ -259,18 +289,7 @@ class ConnectServer:
         """Kill the JVM's process group (TERM, then KILL) and reap it; keeps the work folder."""
         proc, self._proc = self._proc, None
         if proc is not None:
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=grace)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-            # Anything left in the group (a stuck child) goes too.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
+            stop_process_group(proc, grace)
         if self._log is not None:
             self._log.close()
             self._log = None

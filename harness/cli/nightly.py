@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scale", type=float, default=float(os.environ.get("HARNESS_SCALE", 1.0)))
     p.add_argument("--workers", default="2", help="pytest-xdist workers (0: none)")
     p.add_argument("--backend", default="local", choices=BACKENDS)
+    p.add_argument("--remote", default=None, help="Spark Connect URL (e.g. a local cluster's)")
     p.add_argument("--skip-capture", action="store_true")
     p.add_argument("pytest_args", nargs=argparse.REMAINDER)
     p.set_defaults(run=cmd_nightly)
@@ -45,6 +46,11 @@ def cmd_nightly(args: argparse.Namespace, project: api.Project) -> int:
             "--scale",
             str(args.scale),
         ]
+        # Capture where the models run, except on a Connect server only pytest would start.
+        if args.remote or args.backend != "connect":
+            capture += ["--backend", args.backend]
+        if args.remote:
+            capture += ["--remote", args.remote]
         code = subprocess.call(capture, env=env, cwd=project.root)
         if code:
             return code
@@ -66,6 +72,8 @@ def cmd_nightly(args: argparse.Namespace, project: api.Project) -> int:
         "--harness-backend",
         args.backend,
     ]
+    if args.remote:
+        cmd += ["--harness-remote", args.remote]
     if args.workers != "0":
         cmd += ["-n", args.workers]
     cmd += args.pytest_args

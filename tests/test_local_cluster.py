@@ -1,0 +1,246 @@
+"""The local multi-process cluster, for real: ``scripts/local-cluster.sh up`` starts a
+standalone master, two workers and a Spark Connect server as JVMs of their own; a query's
+tasks run in both workers' executors; model suites (SQL, Python, R in the executors) pass
+through its URL; and nothing is left running after ``down``, an interrupted ``up``, the
+owner's death or the supervisor's SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from project_copy import REPO, copy_project
+
+from harness.backends.clusterctl import read_state, running
+from harness.backends.config import CLIENT_ONLY_ENV
+
+SCRIPT = REPO / "scripts" / "local-cluster.sh"
+pytestmark = [pytest.mark.backends, pytest.mark.xdist_group("local_cluster")]
+
+
+def cluster_env(workdir: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in CLIENT_ONLY_ENV and not k.startswith("PYTEST_")
+    }
+    env.update(HARNESS_WORKDIR=str(workdir), HARNESS_PYTHON=sys.executable)
+    return env
+
+
+def ctl(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(SCRIPT), *args],
+        env=cluster_env(workdir),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def jvms_in(folder: Path) -> list[int]:
+    """Every running JVM whose command line names ``folder`` (our cluster's, whatever the
+    state file says)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "java" in cmd and str(folder) in cmd and running(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def wait_until(condition, seconds: float = 180) -> bool:
+    """Poll ``condition`` (a safety bound so a broken clean-up fails instead of hanging)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.5)
+    return condition()
+
+
+def up(workdir: Path, *args: str) -> str:
+    proc = ctl(workdir, "up", *args)
+    assert proc.returncode == 0, proc.stderr
+    url = proc.stdout.strip().splitlines()[-1]
+    assert url.startswith("sc://127.0.0.1:"), proc.stdout
+    return url
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """One cluster (two workers) for the tests that use it; always taken down."""
+    workdir = tmp_path_factory.mktemp("cluster") / ".harness"
+    url = up(workdir)
+    yield workdir, url
+    ctl(workdir, "down")
+
+
+def test_up_runs_master_two_workers_and_connect_server_on_loopback(cluster):
+    workdir, url = cluster
+    state = read_state(workdir / "cluster")
+    assert state is not None and state["status"] == "ready" and state["url"] == url
+    status = ctl(workdir, "status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "2 workers alive, 1 applications" in status.stdout
+    pids = [state["master"]["pid"], *(w["pid"] for w in state["workers"])]
+    pids.append(state["connect"]["pid"])
+    assert len(set(pids)) == 4 and all(running(p) for p in pids)
+    # every socket of the cluster's JVMs listens on 127.0.0.1 only
+    listening = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True).stdout
+    ours = [ln for ln in listening.splitlines() if any(f"pid={p}," in ln for p in pids)]
+    assert ours, listening
+    local = re.compile(r"\s(\[::ffff:)?127\.0\.0\.1\]?:\d+\s")
+    assert all(local.search(ln) for ln in ours), "\n".join(ours)
+    # a second `up` finds the running cluster instead of starting another
+    assert up(workdir) == url
+
+
+PROBE = """
+import json, os, sys
+from pyspark.sql import SparkSession
+
+def executor_of(pid):
+    # the python worker -> its daemon -> the executor JVM -> the worker JVM that started it
+    while pid > 1:
+        cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\\0", b" ").decode()
+        parent = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+        if "CoarseGrainedExecutorBackend" in cmd:
+            return pid, parent
+        pid = parent
+    return None, None
+
+def probe(batches):
+    import pandas as pd, time
+    time.sleep(1)  # keep each task long enough for both executors to get some
+    for _ in batches:
+        executor, worker = executor_of(os.getpid())
+        yield pd.DataFrame({"executor": [executor], "worker": [worker],
+                            "r_home": [os.environ.get("R_HOME")],
+                            "python": [sys.executable]})
+
+spark = SparkSession.builder.remote(sys.argv[1]).getOrCreate()
+rows = spark.range(0, 800, 1, 8).mapInPandas(
+    probe, "executor long, worker long, r_home string, python string").collect()
+print(json.dumps([r.asDict() for r in rows]))
+spark.stop()
+"""
+
+
+def test_tasks_run_in_executors_of_both_workers(cluster, tmp_path):
+    workdir, url = cluster
+    state = read_state(workdir / "cluster")
+    assert state is not None
+    script = tmp_path / "probe.py"
+    script.write_text(PROBE)
+    proc = subprocess.run(
+        [sys.executable, str(script), url],
+        env=cluster_env(workdir),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads(proc.stdout.strip().splitlines()[-1])
+    workers = {w["pid"] for w in state["workers"]}
+    assert {r["worker"] for r in rows} == workers  # both workers ran tasks
+    assert len({r["executor"] for r in rows}) == 2
+    assert state["connect"]["pid"] not in {r["executor"] for r in rows}  # not the driver
+    assert {r["python"] for r in rows} == {sys.executable}
+    assert all(r["r_home"] for r in rows)
+
+
+def test_suites_pass_on_the_cluster_with_r_in_the_executors(cluster, tmp_path):
+    """adoption_rate (SQL) and segment_models (SQL, then R per region via applyInPandas)."""
+    _, url = cluster
+    root = copy_project(tmp_path / "proj", models=("adoption_rate", "segment_models"))
+    env = cluster_env(root / ".harness")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "pytest", "suites", "-p", "no:randomly", "-v", "-n", "0"),
+            *("--harness-backend", "connect", "--harness-remote", url),
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    passed = [ln for ln in proc.stdout.splitlines() if " PASSED" in ln]
+    for model in ("adoption_rate", "segment_models"):
+        assert any(model in ln and "values" in ln for ln in passed), proc.stdout[-4000:]
+
+
+def test_down_stops_everything(cluster):
+    workdir, _ = cluster
+    state = read_state(workdir / "cluster")
+    assert state is not None
+    proc = ctl(workdir, "down")
+    assert proc.returncode == 0, proc.stderr
+    assert not running(state["supervisor"])
+    assert jvms_in(workdir / "cluster") == []
+    status = ctl(workdir, "status")
+    assert status.returncode == 3 and "not running" in status.stdout
+
+
+def test_interrupted_up_leaves_nothing(tmp_path):
+    workdir = tmp_path / ".harness"
+    folder = workdir / "cluster"
+    proc = subprocess.Popen(
+        ["bash", str(SCRIPT), "up", "--workers", "1"],
+        env=cluster_env(workdir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_until(lambda: len(jvms_in(folder)) >= 2), "no JVM started"
+        proc.send_signal(signal.SIGINT)  # what a terminal's Ctrl-C sends `up`
+        out, err = proc.communicate()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "sc://" not in out
+    assert wait_until(lambda: not jvms_in(folder)), jvms_in(folder)
+    state = read_state(folder)
+    assert state is not None and not running(state["supervisor"])
+
+
+def test_owner_death_and_supervisor_kill_leave_nothing(tmp_path):
+    """The cluster stops when its owner exits, and its JVMs die with a SIGKILLed supervisor."""
+    for how in ("owner exits", "supervisor killed"):
+        workdir = tmp_path / how.replace(" ", "-") / ".harness"
+        folder = workdir / "cluster"
+        owner = subprocess.Popen(["sleep", "100000"])
+        try:
+            up(workdir, "--workers", "1", "--owner", str(owner.pid))
+            state = read_state(folder)
+            assert state is not None
+            assert len(jvms_in(folder)) >= 4  # master, worker, executor, Connect server
+            if how == "owner exits":
+                owner.kill()
+                owner.wait()
+            else:
+                os.kill(state["supervisor"], signal.SIGKILL)
+            assert wait_until(lambda f=folder: not jvms_in(f)), (how, jvms_in(folder))
+            assert wait_until(lambda s=state: not running(s["supervisor"]))
+        finally:
+            owner.kill()
+            owner.wait()
+            ctl(workdir, "down")
