@@ -140,6 +140,10 @@ def cmd_run(args: argparse.Namespace, project: api.Project) -> int:
                 print(compared.comparison.report())
     if record.fingerprint_changes:
         print(format_changes(record.fingerprint_changes))
+    if record.step_output and any(o.status == FAILED for o in record.outputs):
+        from harness.steplog import format_step_output
+
+        print(format_step_output(record.step_output))
     if args.report_dir:
         from harness.report.summary import build_summary, write_summary
 
