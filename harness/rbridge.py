@@ -64,11 +64,13 @@ _R_MESSAGES: list[str] = []  # R's console output since the last call() began
 
 # Calls the model's function so that each warning is written to the console when raised
 # (embedded R would otherwise keep them for a top level that never prints them).
-_CALL = """function(fn, tables, params) withCallingHandlers(
+_CALL = """function(fn, tables, params, name) withCallingHandlers(
   fn(tables, params),
   warning = function(w) {
     call <- conditionCall(w)
-    where <- if (is.null(call)) "" else paste0(" in ", deparse(call, nlines = 1L))
+    text <- if (is.null(call)) "" else deparse(call, nlines = 1L)
+    if (startsWith(text, "fn(")) text <- paste0(name, substring(text, 3))
+    where <- if (nzchar(text)) paste0(" in ", text) else ""
     cat("Warning", where, ": ", conditionMessage(w), "\n", sep = "", file = stderr())
     invokeRestart("muffleWarning")
   })"""
@@ -264,7 +266,7 @@ def call(
     r_tables = ri.ListSexpVector([to_r(t) for t in tables.values()])
     r_tables.do_slot_assign("names", ri.StrSexpVector(list(tables)))
     try:
-        result = _caller()(fn, r_tables, _params_to_r(params))
+        result = _caller()(fn, r_tables, _params_to_r(params), ri.StrSexpVector([function]))
     except Exception as exc:
         raise ModelRunError(f"{script}: {function}() failed in R: {_r_error(exc)}") from None
     if "data.frame" in set(getattr(result, "rclass", [])):
