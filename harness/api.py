@@ -106,6 +106,7 @@ class ModelRun:
     run_seconds: float
     notes: list[str] = field(default_factory=list)
     rows_out: dict[str, int] = field(default_factory=dict)
+    step_output: dict[str, str] = field(default_factory=dict)  # what each step printed
 
 
 _SCRATCH: dict[int, str] = {}
@@ -237,6 +238,7 @@ def run_model(
         time.perf_counter() - started,
         result.notes,
         rows_out,
+        result.step_output,
     )
 
 
@@ -322,7 +324,10 @@ def write_golden(
     source: str,
     reason: str = "",
     engine: dict[str, str] | None = None,
+    changes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """Write one output of ``run`` as a new golden version; ``changes`` (what it changes
+    against the version it replaces, :mod:`harness.refresh`) goes into its provenance."""
     check_declared_schema(run, output)  # a golden of the wrong shape is never written
     return store.write(
         spark,
@@ -335,6 +340,7 @@ def write_golden(
             "platform": run.platform,
             "fingerprint": run.fingerprint,
             "engine": engine or fp.engine_versions(spark, r=run.spec.uses_r),
+            **({"changes": changes} if changes is not None else {}),
             **(
                 {
                     "note": "emulated legacy platform: Spark with Hive semantics (ANSI off, "

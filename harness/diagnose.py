@@ -9,6 +9,7 @@ noise (summation order). Each hint names the column, the evidence and where to l
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -119,7 +120,75 @@ def hints(result: dict[str, Any], spec: ModelSpec | None = None) -> list[str]:
                 f"{change['actual']} — Spark's type coercion differs from Hive's "
                 "(e.g. int/int is DOUBLE, decimal precision)"
             )
+    near_zero = near_zero_hint(result)
+    if near_zero:
+        out.append(near_zero)
     return out
+
+
+NEAR_ZERO_MAX_ABS = 1e-6  # absolute differences this small are "tiny" ...
+NEAR_ZERO_MIN_REL = 1e-3  # ... while relative ones this large are "huge": the golden is ~0
+
+
+def near_zero_hint(result: dict[str, Any]) -> str | None:
+    """An absolute tolerance for columns that fail only where the golden is near zero, or None.
+
+    Where a value is ~0 a relative tolerance means nothing: R floors fitted probabilities at
+    2.2e-16 while statsmodels goes down to 1e-21, a relative difference of 1 for an absolute
+    one of 2e-16. Such a column shows huge relative differences (>= 1e-3) and tiny absolute
+    ones (<= 1e-6) and no NULL-vs-value rows. Its largest absolute difference (the engine's
+    ``max_abs_diff`` over the compared rows), rounded up to two digits, is an ``atol`` that
+    makes every row pass: |actual - expected| <= max(rtol * |expected|, atol).
+    Self-contained (reads only ``CompareResult.to_dict()``), so it can move with the hints.
+    """
+    found = []
+    for name, col in (result.get("columns") or {}).items():
+        if col.get("kind") != "numeric" or not col.get("mismatches") or col.get("null_mismatches"):
+            continue
+        abs_diff, rel_diff = _number(col.get("max_abs_diff")), _number(col.get("max_rel_diff"))
+        if abs_diff is None or rel_diff is None or math.isnan(rel_diff):
+            continue
+        if not (0 < abs_diff <= NEAR_ZERO_MAX_ABS and rel_diff >= NEAR_ZERO_MIN_REL):
+            continue
+        atol = _round_up(abs_diff)
+        pairs = [
+            (e, a)
+            for s in (result.get("samples") or {}).get(name, [])
+            if isinstance(e := s.get("expected"), (int, float))
+            and isinstance(a := s.get("actual"), (int, float))
+        ]
+        example = ""
+        if pairs:
+            e, a = min(pairs, key=lambda pair: abs(pair[0]))
+            example = f", e.g. golden {e!r} vs new {a!r}"
+        found.append(
+            f"{name}: the failing rows sit where the golden is near zero (max rel diff "
+            f"{rel_diff:.3g}, max abs diff {abs_diff:.3g}{example}); a relative tolerance "
+            f"means little there: an atol of {atol:g} (the largest absolute difference, "
+            f"rounded up) passes every row: columns: {{{name}: {{atol: {atol:g}, reason: ...}}}}"
+        )
+    return "; ".join(found) or None
+
+
+def _number(value: Any) -> float | None:
+    """A float from a number or the strings to_dict() writes for inf/NaN; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _round_up(value: float) -> float:
+    """``value`` rounded up to two significant digits (never below it)."""
+    step = 10 ** (math.floor(math.log10(value)) - 1)
+    rounded = float(f"{math.ceil(value / step) * step:.2g}")
+    return rounded if rounded >= value else float(f"{rounded + step:.2g}")
 
 
 def _integral(value: Any) -> bool:

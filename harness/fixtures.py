@@ -148,6 +148,51 @@ def current_hashes(directory: Path) -> dict[str, str]:
     }
 
 
+_SCHEMA_EXAMPLE = "e.g. schema: schema.ddl, or schema: 'customer_id BIGINT, region STRING'"
+
+
+def _names_a_file(ref: str) -> bool:
+    """Whether a ``schema:`` value is a file name rather than a column list: one word (a
+    column list has a space between each name and its type)."""
+    return bool(ref) and not any(ch.isspace() or ch in ",<>()`" for ch in ref)
+
+
+def schema_columns(spec_path: Path, value: Any) -> list[tuple[str, str]]:
+    """The columns a bundle's ``schema:`` declares: a DDL file beside ``fixture.yaml`` or an
+    inline column list of any length (never taken for a path: an 87-column list is longer
+    than a file name may be), as one string or a YAML list of ``name TYPE`` items."""
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        value = ", ".join(value)
+    if not isinstance(value, str) or not value.strip():
+        raise problem(
+            FixtureError,
+            spec_path,
+            "schema",
+            f"must be a DDL file name or a column list, got {value!r}",
+            _SCHEMA_EXAMPLE,
+        )
+    ref = value.strip()
+    if _names_a_file(ref):
+        schema_path = spec_path.parent / ref
+        if not schema_path.is_file():
+            raise problem(
+                FixtureError,
+                spec_path,
+                "schema",
+                f"schema file {schema_path} is missing, and '{ref}' is not a column list",
+                _SCHEMA_EXAMPLE,
+            )
+        text, where = schema_path.read_text(), f"schema (file {ref})"
+    else:
+        text, where = ref, "schema"
+    try:
+        return parse_ddl(text)
+    except ValueError as exc:
+        raise problem(
+            FixtureError, spec_path, where, f"not a Hive DDL column list: {exc}", _SCHEMA_EXAMPLE
+        ) from None
+
+
 def load_bundle(root: Path, name: str, version: str, *, require_sample: bool = True) -> Bundle:
     directory = Path(root) / name / str(version)
     spec_path = directory / BUNDLE_FILE
@@ -202,17 +247,7 @@ def load_bundle(root: Path, name: str, version: str, *, require_sample: bool = T
     else:
         digest = "unreleased:" + bundle_digest(current_hashes(directory))
 
-    schema_ref = raw.get("schema")
-    if not schema_ref:
-        raise FixtureError(f"{spec_path}: missing 'schema' (a DDL file name or column list)")
-    schema_path = directory / str(schema_ref)
-    ddl_text = schema_path.read_text() if schema_path.is_file() else str(schema_ref)
-    if schema_path.suffix in (".ddl", ".sql", ".hql") and not schema_path.is_file():
-        raise FixtureError(f"{schema_path}: schema file is missing")
-    try:
-        columns = parse_ddl(ddl_text)
-    except ValueError as exc:
-        raise FixtureError(f"{spec_path}: cannot parse schema: {exc}") from None
+    columns = schema_columns(spec_path, raw.get("schema"))
 
     sample_file = directory / raw["sample"] if raw.get("sample") else None
     if require_sample and sample_file is not None and not sample_file.is_file():
@@ -247,7 +282,14 @@ def load_bundle(root: Path, name: str, version: str, *, require_sample: bool = T
 def release(bundle_dir: Path) -> dict[str, str]:
     """Write the manifest of a bundle and mark it released (from then on, immutable)."""
     spec_path = bundle_dir / BUNDLE_FILE
-    raw = yaml.safe_load(spec_path.read_text()) or {}
+    if not spec_path.is_file():
+        raise FixtureError(f"{spec_path}: no fixture bundle here to release")
+    try:
+        raw = yaml.safe_load(spec_path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise FixtureError(f"{spec_path}: not valid YAML: {exc}") from None
+    check_fields(FixtureError, spec_path, "top level", raw, _FIELDS)
+    schema_columns(spec_path, raw.get("schema"))  # a bundle is released only if it loads
     if not raw.get("released"):
         text = spec_path.read_text().rstrip("\n") + "\nreleased: true\n"
         spec_path.write_text(text)

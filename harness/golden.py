@@ -346,7 +346,7 @@ def render_summary(manifest: dict[str, Any]) -> str:
         "stats": manifest.get("stats", {}),
         "provenance": {
             k: prov.get(k)
-            for k in ("source", "reason", "created_by", "created_at", "origin")
+            for k in ("source", "reason", "created_by", "created_at", "origin", "changes")
             if prov.get(k)
         },
     }

@@ -190,28 +190,37 @@ class HarnessState:
         return found
 
     def _update(self, run: api.ModelRun, output: str) -> None:
-        """Refresh one golden: summarise what changed, then write a new version atomically."""
-        from harness.report.text import format_comparison
+        """Refresh one golden: what changed against the version it replaces (at zero
+        tolerance), then a new version written atomically with that in its provenance."""
+        from harness.refresh import changes_against_current, format_changes
 
         store = self.project.store()
         ref = GoldenRef(run.spec.name, run.dataset, output)
-        before = ""
-        if store.exists(ref):
-            try:
-                old = api.compare_output(self.spark, store, run, output)
-                before = format_comparison(old.comparison.to_dict(), max_examples=3)
-            except HarnessError as exc:
-                before = f"previous golden unusable: {exc}"
+        out = run.spec.outputs[output]
+        try:
+            changes = changes_against_current(
+                self.spark,
+                store,
+                ref,
+                run.outputs[output],
+                keys=list(out.keys),
+                type_policy=out.type_policy,
+            )
+            lines = format_changes(changes)
+        except HarnessError as exc:
+            changes, lines = None, [f"previous golden unusable: {exc}"]
         manifest = api.write_golden(
-            self.spark, store, run, output, source="refresh", reason=_opt(self.config, "reason")
+            self.spark,
+            store,
+            run,
+            output,
+            source="refresh",
+            reason=_opt(self.config, "reason"),
+            changes=changes,
         )
         self.updated.append(
-            f"{ref} -> {manifest['version']} ({manifest['rows']:,} rows)"
-            + (
-                f"\n    change vs previous: {before}".replace("\n", "\n    ")
-                if before
-                else " (new golden)"
-            )
+            f"{ref} -> {manifest['version']} ({manifest['rows']:,} rows)\n    "
+            + "\n    ".join(lines)
         )
 
 
@@ -300,9 +309,17 @@ class ModelItem(pytest.Item):
         ok = {"schema": cmp.schema_ok, "keys": cmp.keys_ok, "values": cmp.values_ok}[self.aspect]
         if not ok:
             from harness.report.text import format_changes
+            from harness.steplog import format_step_output
 
+            run = state.run(self.model, self.dataset)
             text = "\n".join(
-                t for t in (cmp.report(), format_changes(result.fingerprint_changes)) if t
+                t
+                for t in (
+                    cmp.report(),
+                    format_changes(result.fingerprint_changes),
+                    format_step_output(run.step_output),
+                )
+                if t
             )
             raise ParityFailure(
                 f"{self.model}/{self.dataset}/{self.output}: {self.aspect} "

@@ -7,7 +7,8 @@ two apart, and so do we on the way back), dates become ``Date`` and timestamps
 
 An R model is a script defining a function ``f(tables, params)``: ``tables`` is a named
 list of data.frames, ``params`` a named list; it returns a data.frame or a named list of
-data.frames.
+data.frames. Everything it prints (``print``, ``cat``, ``message``) and every warning it
+raises is captured in order (:func:`take_output`) for the run's step log.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def _r() -> Any:
         import rpy2.rinterface_lib.callbacks as callbacks
     except Exception as exc:  # ImportError, or rpy2 failing to find libR
         raise ModelRunError(f"rpy2 cannot load R ({exc}); run bash scripts/setup.sh") from None
+    # R's console (print, cat, message, and the warnings _CALL writes) comes here, in order.
     callbacks.consolewrite_warnerror = lambda text: _R_MESSAGES.append(text)
     callbacks.consolewrite_print = lambda text: _R_MESSAGES.append(text)
     saved = os.environ.get("LD_LIBRARY_PATH")
@@ -58,7 +60,27 @@ def _r() -> Any:
     return ri
 
 
-_R_MESSAGES: list[str] = []
+_R_MESSAGES: list[str] = []  # R's console output since the last call() began
+
+# Calls the model's function so that each warning is written to the console when raised
+# (embedded R would otherwise keep them for a top level that never prints them).
+_CALL = """function(fn, tables, params, name) withCallingHandlers(
+  fn(tables, params),
+  warning = function(w) {
+    call <- conditionCall(w)
+    text <- if (is.null(call)) "" else deparse(call, nlines = 1L)
+    if (startsWith(text, "fn(")) text <- paste0(name, substring(text, 3))
+    where <- if (nzchar(text)) paste0(" in ", text) else ""
+    cat("Warning", where, ": ", conditionMessage(w), "\n", sep = "", file = stderr())
+    invokeRestart("muffleWarning")
+  })"""
+
+
+def take_output() -> str:
+    """R's console output since the last :func:`call` began (then forgotten)."""
+    text = "".join(_R_MESSAGES)
+    _R_MESSAGES.clear()
+    return text
 
 
 def r_package_versions(packages: list[str]) -> dict[str, str]:
@@ -199,8 +221,12 @@ def _load_function(script: str, function: str) -> Any:
 
 def _r_error(exc: BaseException) -> str:
     text = "".join(_R_MESSAGES[-5:]).strip() or str(exc)
-    _R_MESSAGES.clear()
     return " ".join(text.split())[:500]
+
+
+@lru_cache(maxsize=1)
+def _caller() -> Any:
+    return _r().evalr(_CALL)
 
 
 def _params_to_r(params: dict[str, Any]) -> Any:
@@ -235,12 +261,12 @@ def call(
 ) -> dict[str, pd.DataFrame]:
     """Run ``function(tables, params)`` from an R script; return its data.frames by name."""
     ri = _r()
+    _R_MESSAGES.clear()
     fn = _load_function(str(script), function)
     r_tables = ri.ListSexpVector([to_r(t) for t in tables.values()])
     r_tables.do_slot_assign("names", ri.StrSexpVector(list(tables)))
-    _R_MESSAGES.clear()
     try:
-        result = fn(r_tables, _params_to_r(params))
+        result = _caller()(fn, r_tables, _params_to_r(params), ri.StrSexpVector([function]))
     except Exception as exc:
         raise ModelRunError(f"{script}: {function}() failed in R: {_r_error(exc)}") from None
     if "data.frame" in set(getattr(result, "rclass", [])):

@@ -28,7 +28,8 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from harness.errors import ModelRunError, first_line
+from harness import steplog
+from harness.errors import HarnessError, ModelRunError, first_line
 from harness.fixtures import parse_ddl
 from harness.spec import ModelSpec, StepSpec
 from harness.sqltext import rewrite_functions, split_statements, substitute
@@ -53,6 +54,7 @@ class RunResult:
     outputs: dict[str, DataFrame]
     timings: list[StepTiming] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    step_output: dict[str, str] = field(default_factory=dict)  # step name -> what it printed
 
 
 class Platform:
@@ -213,6 +215,45 @@ def _run_r(
     return {name: spark.createDataFrame(frames[name], schema=ddl) for name, ddl in schemas.items()}
 
 
+def _run_step(
+    spark: SparkSession,
+    spec: ModelSpec,
+    step: StepSpec,
+    tables: dict[str, DataFrame],
+    params: dict[str, Any],
+    platform: Platform,
+    result: RunResult,
+) -> dict[str, DataFrame]:
+    """One step, by kind; returns the tables it produced."""
+    if step.kind == "python":
+        return _run_python(spark, spec, step, tables, params)
+    if step.kind == "r":
+        return _run_r(spark, spec, step, tables, params)
+    _run_sql(spark, spec, step, params, platform, result.notes)
+    produced = {}
+    for t in step.produces:
+        try:
+            produced[t] = spark.table(t)
+        except Exception:
+            raise ModelRunError(
+                f"{spec.directory / step.file}: did not create "
+                f"table or view '{t}' (declared in produces)"
+            ) from None
+    return produced
+
+
+def _keep_output(result: RunResult, step: StepSpec, printed: list[str]) -> None:
+    """What the step printed, Python's then R's (an R step's console output): kept on the
+    run when there is any. R called per group runs in Spark's workers and is not seen here."""
+    text = "".join(printed)
+    if step.kind == "r" and not step.group_by:
+        from harness import rbridge
+
+        text += rbridge.take_output()
+    if text.strip():
+        result.step_output[step.name] = steplog.clip(text)
+
+
 def run_steps(
     spark: SparkSession,
     spec: ModelSpec,
@@ -243,21 +284,17 @@ def run_steps(
         started = time.perf_counter()
         step_params = {**params, **step.parameters}
         tables = {t: namespace[t] for t in (step.inputs or namespace)}
-        if step.kind == "sql":
-            _run_sql(spark, spec, step, step_params, prof, result.notes)
-            produced = {}
-            for t in step.produces:
-                try:
-                    produced[t] = spark.table(t)
-                except Exception:
-                    raise ModelRunError(
-                        f"{spec.directory / step.file}: did not create "
-                        f"table or view '{t}' (declared in produces)"
-                    ) from None
-        elif step.kind == "python":
-            produced = _run_python(spark, spec, step, tables, step_params)
-        else:
-            produced = _run_r(spark, spec, step, tables, step_params)
+        printed: list[str] = []
+        try:
+            with steplog.python_output() as printed:
+                produced = _run_step(spark, spec, step, tables, step_params, prof, result)
+        except HarnessError as exc:
+            _keep_output(result, step, printed)
+            shown = steplog.format_step_output({step.name: result.step_output.get(step.name, "")})
+            if shown:
+                raise type(exc)(f"{exc}\n{shown}") from None
+            raise
+        _keep_output(result, step, printed)
         for name, df in produced.items():
             if step.kind != "sql":  # SQL already made its tables/views under these names
                 df.createOrReplaceTempView(name)

@@ -29,3 +29,27 @@ def test_a_user_mistake_is_one_line_and_exit_code_2(
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "adoption_rat" in err
     assert "Traceback" not in err
+
+
+def test_describe_shows_every_field_of_a_column_override_and_its_reason(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = project / "suites" / "adoption_rate" / "model.yaml"
+    spec.write_text(
+        spec.read_text().replace(
+            "    rtol: 1.0e-9\n",
+            "    rtol: 1.0e-9\n    columns:\n"
+            "      adoption_rate: {atol: 1.0e-6, reason: 'CR-7: R floors at 2.2e-16'}\n"
+            "      contacts: {rtol: 0.01, atol: 2}\n",
+            1,
+        )
+    )
+    assert main(["--root", str(project), "describe", "adoption_rate"]) == 0
+    out = capsys.readouterr().out
+    assert "adoption_rates keys ['product_name', 'region', 'month'] rtol=1e-09 atol=0 " in out
+    assert (
+        "      adoption_rate: rtol=1e-09 (output default), atol=1e-06  "
+        "because: CR-7: R floors at 2.2e-16\n"
+    ) in out
+    assert "      contacts: rtol=0.01, atol=2  (no reason given)\n" in out
+    assert "None" not in out

@@ -316,7 +316,7 @@ def test_result_dict_is_json_and_report_is_readable(spark):
     assert data["columns"]["v"]["max_rel_diff"] == pytest.approx(0.1)
     text = result.report()
     assert "FAILED" in text and "v " in text and "keys missing from actual: 1" in text
-    assert "id=1: 1 -> 1.1" in text
+    assert "id=1: 1.0 -> 1.1" in text
 
 
 def test_empty_frames_pass(spark):

@@ -3,12 +3,13 @@ the comparisons are built by hand, see tests/comparisons.py)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 from comparisons import column, comparison, key_diff
 
-from harness.diagnose import hints
+from harness.diagnose import hints, near_zero_hint
 from harness.spec import ModelSpec
 
 
@@ -93,3 +94,37 @@ def test_keys_and_types() -> None:
     assert found[2].startswith("n: type int became double — Spark's type coercion differs")
     only_extra = comparison(extra=key_diff({"id": 9}, count=12)).to_dict()
     assert [h[:12] for h in hints(only_extra)] == ["keys differ:"]
+
+
+def test_failures_where_the_golden_is_near_zero_suggest_an_atol() -> None:
+    """The issue's case: R floors probabilities at 2.2e-16, statsmodels goes to 1e-21."""
+    examples = [({"id": 1}, 2.220446049250313e-16, 1.3e-21), ({"id": 2}, 0.2500001, 0.25)]
+    prob = column("prob", mismatches=320, max_abs=3.6e-7, max_rel=1.0, examples=examples)
+    result = comparison(prob, column("other", mismatches=0)).to_dict()
+    hint = near_zero_hint(result)
+    assert hint == (
+        "prob: the failing rows sit where the golden is near zero (max rel diff 1, max abs "
+        "diff 3.6e-07, e.g. golden 2.220446049250313e-16 vs new 1.3e-21); a relative "
+        "tolerance means little there: an atol of 3.6e-07 (the largest absolute difference, "
+        "rounded up) passes every row: columns: {prob: {atol: 3.6e-07, reason: ...}}"
+    )
+    assert hint in hints(result)
+    golden_zero = column("p", mismatches=1, max_abs=4.01e-9, max_rel=math.inf)
+    assert "an atol of 4.1e-09 " in (near_zero_hint(comparison(golden_zero).to_dict()) or "")
+
+
+@pytest.mark.parametrize(
+    "stats",
+    [
+        {"max_abs": 0.5, "max_rel": 1.0},  # absolute differences are not tiny
+        {"max_abs": 3e-7, "max_rel": 1e-5},  # relative ones are not huge
+        {"max_abs": 3e-7, "max_rel": 1.0, "nulls": 2},  # NULL vs value: no atol fixes it
+        {"max_abs": None, "max_rel": None},
+        {"max_abs": 3e-7, "max_rel": math.nan},
+    ],
+)
+def test_no_near_zero_hint_when_an_atol_would_not_be_the_answer(stats: dict) -> None:
+    result = comparison(column("prob", mismatches=3, **stats)).to_dict()
+    assert near_zero_hint(result) is None
+    label = column("label", "string", mismatches=3)
+    assert near_zero_hint(comparison(label).to_dict()) is None

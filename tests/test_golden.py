@@ -107,3 +107,34 @@ def test_interrupted_refresh_leaves_the_old_golden_in_force(project: Path, fault
     assert proc.returncode == 137 and "completed" not in proc.stdout, proc.stderr[-2000:]
     assert store.current_version(REF) == before
     assert store.verify(REF) == manifest_before  # still intact, still verifies
+
+
+def test_refresh_within_tolerance_says_what_changed_and_records_it(
+    pytester: pytest.Pytester, project: Path
+) -> None:
+    """The values move by 1e-10 relative, inside rtol 1e-9: the refresh still lists them."""
+    store = GoldenStore(project / "golden")
+    before = store.current_version(REF)
+    rows = store.manifest(REF)["rows"]
+    hql = project / "suites" / MODEL / "adoption_rate.hql"
+    hql.write_text(
+        hql.read_text().replace("AVG(p.base_premium *", "AVG(1.0000000001 * p.base_premium *")
+    )
+    result = run_suites(
+        pytester, project, "-k", MODEL, "--harness-update-golden", "--harness-reason", "CR-9"
+    )
+    result.assert_outcomes(passed=4)
+    out = result.stdout.str()
+    changes = store.manifest(REF)["provenance"]["changes"]
+    assert changes["against"] == before and changes["keys_added"] == changes["keys_removed"] == 0
+    assert list(changes["columns"]) == ["expected_premium"]  # nothing else moved
+    premium = changes["columns"]["expected_premium"]
+    assert 0 < premium["changed"] <= rows and premium["null_changes"] == 0
+    assert 5e-11 < premium["max_rel_change"] < 2e-10 and premium["max_abs_change"] > 0
+    assert f"against {before}: {rows:,} -> {rows:,} rows, 0 keys added, 0 removed" in out
+    assert (
+        f"  expected_premium: {premium['changed']:,} of {rows:,} values changed, largest "
+        f"change {premium['max_abs_change']:.4g} absolute, {premium['max_rel_change']:.4g} relative"
+    ) in out
+    summary = (store.path(REF) / "summary.ambr").read_text()
+    assert "'changes': dict(" in summary and "'expected_premium': dict(" in summary

@@ -3,8 +3,14 @@ built by hand (see tests/comparisons.py), without Spark."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from comparisons import column, comparison, key_diff
 
+from harness.report.html import render_html
+from harness.report.records import ModelRecord, OutputRecord, RunRecord, RunSummary
+from harness.report.summary import write_summary
 from harness.report.text import format_changes, format_comparison
 
 
@@ -65,9 +71,9 @@ def test_a_failing_comparison_shows_every_problem() -> None:
         "    label  1 rows (exact)",
         "    tags   types string vs map<string,int> cannot be compared",
         "  examples (key: expected -> actual):",
-        "    small @ id=1: 20 -> 20  (rel diff 1.500e-07)",
-        "    small @ id=2: 0 -> 0",
-        "    big @ id=3: 20 -> 25  (rel diff 0.25)",
+        "    small @ id=1: 20.0 -> 20.000003  (abs diff 3.000e-06, rel diff 1.500e-07)",
+        "    small @ id=2: 0.0 -> 0.0",
+        "    big @ id=3: 20.0 -> 25.0  (abs diff 5, rel diff 0.25)",
         "    label @ id=4: 'a' -> None",
         "  hint: look here",
     ]
@@ -89,3 +95,32 @@ def test_format_changes() -> None:
     assert format_changes(["spec: changed", "model code m.sql: changed"]) == (
         "  changed since the golden was made:\n    spec: changed\n    model code m.sql: changed"
     )
+
+
+def test_values_print_exactly_so_close_ones_never_look_equal(tmp_path: Path) -> None:
+    """A probability of 0.9999998875 against 0.999999775 once printed as "1 -> 1"."""
+    expected, actual = 0.9999998875, 0.999999775
+    result = comparison(
+        column(
+            "prob",
+            mismatches=1,
+            max_abs=1.125e-07,
+            max_rel=1.125e-07,
+            examples=[({"id": 7}, expected, actual)],
+        ),
+    ).to_dict()
+    text = format_comparison(result)
+    assert "    prob @ id=7: 0.9999998875 -> 0.999999775  (abs diff 1.125e-07, " in text
+    output = OutputRecord("scores", "failed", 0.1, 3, None, result)
+    summary = RunSummary(
+        RunRecord("2025-01-01T00:00:00+00:00", None, 1.0, "local", ["sample"], {}),
+        [ModelRecord("m", "sample", [output])],
+    )
+    page = render_html(summary)
+    assert "<td class=mono>0.9999998875</td><td class=mono>0.999999775</td>" in page
+    paths = write_summary(tmp_path, summary)
+    (sample,) = json.loads(paths["json"].read_text())["models"][0]["outputs"][0]["comparison"][
+        "samples"
+    ]["prob"]
+    assert (sample["expected"], sample["actual"]) == (expected, actual)  # exact, not rounded
+    assert sample["abs_diff"] == abs(actual - expected)

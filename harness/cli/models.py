@@ -11,7 +11,7 @@ from harness import api
 from harness.cli.common import backend, backend_options, open_spark
 from harness.errors import HarnessError
 from harness.runners import PLATFORMS
-from harness.spec import DATASETS
+from harness.spec import DATASETS, ColumnTolerance, OutputSpec
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -74,18 +74,27 @@ def cmd_describe(args: argparse.Namespace, project: api.Project) -> int:
     print("writes:")
     for name, out in spec.outputs.items():
         print(
-            f"  {name:12s} keys {list(out.keys)} rtol={out.rtol} atol={out.atol} "
+            f"  {name:12s} keys {list(out.keys)} rtol={out.rtol:g} atol={out.atol:g} "
             f"type_policy={out.type_policy}" + (f"  ({out.description})" if out.description else "")
         )
         for col, tol in out.columns.items():
-            why = f"  because {tol.reason}" if tol.reason else ""
-            print(f"      {col}: {', '.join(f'{k}={v}' for k, v in tol.as_dict().items())}{why}")
+            print(f"      {col}: {override_line(tol, out)}")
         if out.ignore:
             print(f"      ignored: {', '.join(out.ignore)}")
         if out.schema:
             print(f"      schema: {', '.join(f'{c} {t}' for c, t in out.schema)}")
     print(f"datasets: {', '.join(spec.datasets)}; packages: {json.dumps(spec.packages)}")
     return 0
+
+
+def override_line(tol: ColumnTolerance, out: OutputSpec) -> str:
+    """A column override as the rule it makes: both tolerances (one it leaves out is the
+    output's, and says so) and the reason it was approved."""
+    parts = [
+        f"{field}={value:g}" if value is not None else f"{field}={default:g} (output default)"
+        for field, value, default in (("rtol", tol.rtol, out.rtol), ("atol", tol.atol, out.atol))
+    ]
+    return ", ".join(parts) + (f"  because: {tol.reason}" if tol.reason else "  (no reason given)")
 
 
 def cmd_run(args: argparse.Namespace, project: api.Project) -> int:
@@ -131,6 +140,10 @@ def cmd_run(args: argparse.Namespace, project: api.Project) -> int:
                 print(compared.comparison.report())
     if record.fingerprint_changes:
         print(format_changes(record.fingerprint_changes))
+    if record.step_output and any(o.status == FAILED for o in record.outputs):
+        from harness.steplog import format_step_output
+
+        print(format_step_output(record.step_output))
     if args.report_dir:
         from harness.report.summary import build_summary, write_summary
 

@@ -185,6 +185,7 @@ class ModelRecord:
     fingerprint_changes: list[str] | None = None
     data_quality: list[str] = field(default_factory=list)  # failed warn-severity input checks
     notes: list[str] = field(default_factory=list)  # what the runner adapted (skipped SETs...)
+    step_output: dict[str, str] = field(default_factory=dict)  # step -> what it printed
 
     @classmethod
     def start(cls, model: str, dataset: str, outputs: Iterable[str]) -> ModelRecord:
@@ -209,6 +210,7 @@ class ModelRecord:
         self.fingerprint = run.fingerprint
         self.data_quality = [c.line() for c in run.checks if not c.ok]
         self.notes = list(run.notes)
+        self.step_output = dict(run.step_output)
 
     def record_comparison(self, compared: OutputComparison) -> None:
         """One output compared with its golden."""
@@ -244,6 +246,7 @@ class ModelRecord:
             "fingerprint_changes": self.fingerprint_changes,
             "data_quality": self.data_quality,
             "notes": self.notes,
+            "step_output": self.step_output,
             "outputs": [o.to_dict() for o in self.outputs],
         }
 
@@ -268,6 +271,11 @@ class ModelRecord:
             fingerprint_changes=_lines(changes) if isinstance(changes, (list, tuple)) else None,
             data_quality=_lines(data.get("data_quality")),
             notes=_lines(data.get("notes")),
+            step_output={
+                str(k): v
+                for k, v in _mapping(data.get("step_output")).items()
+                if isinstance(v, str)
+            },
         )
 
 

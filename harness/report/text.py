@@ -9,11 +9,20 @@ from harness.report.records import failing_columns
 
 
 def _fmt(value: Any) -> str:
+    """A data value (a key, an expected or actual value) exactly: floats in their shortest
+    round-trip form, so two different values never print alike (0.9999998875 is not 1)."""
     if isinstance(value, float):
-        return f"{value:.6g}" if abs(value) >= 1e-4 or value == 0 else f"{value:.3e}"
+        return repr(value)
     if isinstance(value, dict):
         return ", ".join(f"{k}={_fmt(v)}" for k, v in value.items())
     return repr(value) if isinstance(value, str) else str(value)
+
+
+def _fmt_diff(value: Any) -> str:
+    """A difference or a tolerance: four significant digits are enough to judge it."""
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) >= 1e-4 or value == 0 else f"{value:.3e}"
+    return str(value)
 
 
 def _keys_line(
@@ -80,8 +89,8 @@ def format_comparison(result: dict[str, Any], max_examples: int = 5) -> str:
             stats = f"{c['mismatches']:,} rows ({tol})"
             if c.get("max_rel_diff") is not None:
                 stats += (
-                    f", max abs diff {_fmt(c['max_abs_diff'])}, "
-                    f"max rel diff {_fmt(c['max_rel_diff'])}"
+                    f", max abs diff {_fmt_diff(c['max_abs_diff'])}, "
+                    f"max rel diff {_fmt_diff(c['max_rel_diff'])}"
                 )
             if c.get("null_mismatches"):
                 stats += f", {c['null_mismatches']:,} null vs value"
@@ -91,7 +100,8 @@ def format_comparison(result: dict[str, Any], max_examples: int = 5) -> str:
         for name, _c in failing:
             for s in samples.get(name, [])[:max_examples]:
                 diff = (
-                    f"  (rel diff {_fmt(s['rel_diff'])})"
+                    f"  (abs diff {_fmt_diff(s.get('abs_diff'))}, "
+                    f"rel diff {_fmt_diff(s['rel_diff'])})"
                     if s.get("rel_diff") not in (None, 0)
                     else ""
                 )

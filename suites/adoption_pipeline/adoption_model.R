@@ -6,26 +6,13 @@
 # then every customer profile (pipeline_profiles) is scored for every product, contacted
 # through the campaign channel. Working on cells and profiles keeps R's share small: a few
 # thousand rows whatever the number of customers. Legacy R script (HDInsight edge node),
-# migrated unchanged but for the params (were hard-coded) and as_r_table() (MIGRATION.md).
+# migrated unchanged but for the params (were hard-coded; MIGRATION.md).
 #
 #   fit_and_score(tables, params) -> list(adoption_cell_scores = ..., adoption_coefficients = ...)
-
-# Harness workaround (see MIGRATION.md): the rpy2 bridge builds the data.frames without R's
-# "object" bit, so `[`, nrow() and friends do not dispatch to the data.frame (or Date)
-# methods. Re-assigning the classes in R sets the bit; the data are not touched.
-as_r_table <- function(x) {
-  for (n in names(x)) {
-    cl <- oldClass(x[[n]])
-    if (!is.null(cl)) class(x[[n]]) <- cl
-  }
-  class(x) <- "data.frame"
-  x
-}
 
 PROFILE <- c("region", "segment", "age_band", "income_band", "history_band")
 
 fit_and_score <- function(tables, params) {
-  tables <- lapply(tables, as_r_table)  # harness workaround, see above
   train <- tables$pipeline_train
   profiles <- tables$pipeline_profiles
   products <- tables$products

@@ -4,22 +4,9 @@
 # contact channel and the product, fitted on the contacts before the training cut-off.
 # Every (de-duplicated) customer is then scored for every product, for the channel the next
 # campaign will use. Ran on the HDInsight edge node with Rscript. Migrated unchanged but for
-# two things (see MIGRATION.md): the hard-coded dates and thresholds are read from params,
-# and as_r_table() works around the harness's R bridge.
+# one thing (see MIGRATION.md): the hard-coded dates and thresholds are read from params.
 #
 #   score(tables, params) -> list(propensity_scores = ..., propensity_coefficients = ...)
-
-# Harness workaround (see MIGRATION.md): the rpy2 bridge builds the data.frames without R's
-# "object" bit, so `[`, nrow() and friends do not dispatch to the data.frame (or Date)
-# methods. Re-assigning the classes in R sets the bit; the data are not touched.
-as_r_table <- function(x) {
-  for (n in names(x)) {
-    cl <- oldClass(x[[n]])
-    if (!is.null(cl)) class(x[[n]]) <- cl
-  }
-  class(x) <- "data.frame"
-  x
-}
 
 clean_customers <- function(customers, as_of, income_cap_quantile) {
   # The CRM extract has duplicate customer records: keep the latest signup (then region).
@@ -52,7 +39,6 @@ clean_customers <- function(customers, as_of, income_cap_quantile) {
 }
 
 score <- function(tables, params) {
-  tables <- lapply(tables, as_r_table)  # harness workaround, see above
   as_of <- as.Date(params$as_of_date)
   train_end <- as.Date(params$train_end)
 

@@ -7,20 +7,8 @@
 #
 #   fit_region(tables, params) -> data.frame(region, term, estimate, std_error, ...)
 
-# Harness workaround (see MIGRATION.md): the rpy2 bridge builds the data.frames without R's
-# "object" bit, so `[`, nrow() and friends do not dispatch to the data.frame (or Date)
-# methods. Re-assigning the classes in R sets the bit; the data are not touched.
-as_r_table <- function(x) {
-  for (n in names(x)) {
-    cl <- oldClass(x[[n]])
-    if (!is.null(cl)) class(x[[n]]) <- cl
-  }
-  class(x) <- "data.frame"
-  x
-}
-
 fit_region <- function(tables, params) {
-  d <- as_r_table(tables$segment_features)  # harness workaround, see above
+  d <- tables$segment_features
   region <- d$region[1]
 
   # Complete, positive cases only; the order of the rows fixes the order of the sums.
