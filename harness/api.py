@@ -322,8 +322,20 @@ def write_golden(
     source: str,
     reason: str = "",
     engine: dict[str, str] | None = None,
+    platform: Platform | None = None,
 ) -> dict[str, Any]:
+    """Write one output as a new golden version. ``platform``: the legacy platform the run
+    emulated, whose catalogue rules (emulated or not) go into the provenance."""
     check_declared_schema(run, output)  # a golden of the wrong shape is never written
+    emulation: dict[str, Any] = {}
+    if source == "legacy-emulation":
+        emulation["note"] = (
+            "emulated legacy platform: Spark with the Hive semantics the catalogue can "
+            "emulate (settings, Hive UDFs; see emulated_rules), not the real HDInsight cluster"
+        )
+    if platform is not None and platform.name == "legacy":
+        emulation["emulated_rules"] = list(platform.emulated_rules)
+        emulation["not_emulated_rules"] = list(platform.not_emulated_rules)
     return store.write(
         spark,
         run.outputs[output],
@@ -335,14 +347,7 @@ def write_golden(
             "platform": run.platform,
             "fingerprint": run.fingerprint,
             "engine": engine or fp.engine_versions(spark, r=run.spec.uses_r),
-            **(
-                {
-                    "note": "emulated legacy platform: Spark with Hive semantics (ANSI off, "
-                    "Hive UDFs), not the real HDInsight cluster"
-                }
-                if source == "legacy-emulation"
-                else {}
-            ),
+            **emulation,
         },
     )
 
@@ -377,5 +382,6 @@ def capture(
                 output,
                 source="legacy-emulation",
                 reason=reason or "captured from the emulated legacy platform",
+                platform=legacy,
             )
     return wanted
