@@ -325,10 +325,21 @@ def write_golden(
     reason: str = "",
     engine: dict[str, str] | None = None,
     changes: dict[str, Any] | None = None,
+    platform: Platform | None = None,
 ) -> dict[str, Any]:
-    """Write one output of ``run`` as a new golden version; ``changes`` (what it changes
-    against the version it replaces, :mod:`harness.refresh`) goes into its provenance."""
+    """Write one output of ``run`` as a new golden version. ``changes`` (what it changes
+    against the version it replaces, :mod:`harness.refresh`) and, for a legacy capture, the
+    catalogue rules ``platform`` emulated or not go into its provenance."""
     check_declared_schema(run, output)  # a golden of the wrong shape is never written
+    emulation: dict[str, Any] = {}
+    if source == "legacy-emulation":
+        emulation["note"] = (
+            "emulated legacy platform: Spark with the Hive semantics the catalogue can "
+            "emulate (settings, Hive UDFs; see emulated_rules), not the real HDInsight cluster"
+        )
+    if platform is not None and platform.name == "legacy":
+        emulation["emulated_rules"] = list(platform.emulated_rules)
+        emulation["not_emulated_rules"] = list(platform.not_emulated_rules)
     return store.write(
         spark,
         run.outputs[output],
@@ -341,14 +352,7 @@ def write_golden(
             "fingerprint": run.fingerprint,
             "engine": engine or fp.engine_versions(spark, r=run.spec.uses_r),
             **({"changes": changes} if changes is not None else {}),
-            **(
-                {
-                    "note": "emulated legacy platform: Spark with Hive semantics (ANSI off, "
-                    "Hive UDFs), not the real HDInsight cluster"
-                }
-                if source == "legacy-emulation"
-                else {}
-            ),
+            **emulation,
         },
     )
 
@@ -383,5 +387,6 @@ def capture(
                 output,
                 source="legacy-emulation",
                 reason=reason or "captured from the emulated legacy platform",
+                platform=legacy,
             )
     return wanted

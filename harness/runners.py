@@ -5,12 +5,14 @@ temporary views, each step reads what it needs and registers what it produces, a
 model's outputs are read back from the namespace by name.
 
 Platforms: ``spark`` runs the code as the new platform does (Spark's defaults, ANSI on).
-``legacy`` emulates the Hive platform the goldens came from: ANSI off (Hive turns a bad
-cast into NULL), and Hive's own UDF implementations (from the hive-exec jar that pyspark
-ships) in place of Spark built-ins whose results differ, e.g. ``percentile_approx``.
-Spark refuses to shadow a built-in, so Hive's class is registered under its own name
-(``hive_percentile_approx``) and calls are rewritten token by token, leaving the rest of
-the original SQL text untouched.
+``legacy`` emulates the Hive platform the goldens came from with the profile of the
+catalogue of Hive-to-Spark differences (``harness/explain/catalogue.yaml``): each rule Spark
+can emulate contributes its legacy settings (ANSI off: Hive turns a bad cast into NULL; the
+lenient date parser; ...) or Hive's own UDF (from the hive-exec jar that pyspark ships) in
+place of a Spark built-in whose results differ, e.g. ``percentile_approx``. Spark refuses to
+shadow a built-in, so Hive's class is registered under its own name
+(``hive_percentile_approx``) and calls are rewritten token by token, leaving the rest of the
+original SQL text untouched. A spec's ``legacy:`` settings override the profile.
 """
 
 from __future__ import annotations
@@ -30,17 +32,18 @@ from pyspark.sql import DataFrame, SparkSession
 
 from harness import steplog
 from harness.errors import HarnessError, ModelRunError, first_line
+from harness.explain.catalogue import emulation, legacy_profile
 from harness.fixtures import parse_ddl
 from harness.spec import ModelSpec, StepSpec
 from harness.sqltext import rewrite_functions, split_statements, substitute
 
 PLATFORMS = ("spark", "legacy")  # what a run emulates: the new platform or legacy Hive
 
-# Hive built-ins whose Spark namesakes compute something else; name -> Hive UDF class.
-HIVE_FUNCTIONS = {
-    "percentile_approx": "org.apache.hadoop.hive.ql.udf.generic.GenericUDAFPercentileApprox",
-}
-LEGACY_CONF = {"spark.sql.ansi.enabled": "false", "spark.sql.legacy.timeParserPolicy": "LEGACY"}
+# The legacy profile, from the catalogue's emulatable rules: Spark settings, and Hive
+# built-ins whose Spark namesakes compute something else (name -> Hive UDF class).
+_PROFILE = legacy_profile()
+LEGACY_CONF = _PROFILE.conf
+HIVE_FUNCTIONS = _PROFILE.functions
 
 
 @dataclass
@@ -68,6 +71,8 @@ class Platform:
         functions = {**HIVE_FUNCTIONS, **spec.legacy_functions} if name == "legacy" else {}
         self.functions = {fn: f"hive_{fn}" for fn in functions}
         self.classes = {f"hive_{fn}": cls for fn, cls in functions.items()}
+        # Catalogue rule ids this platform reproduces Hive's behaviour for, and the others.
+        self.emulated_rules, self.not_emulated_rules = emulation(self.conf, functions)
 
     def apply(self, spark: SparkSession) -> dict[str, str | None]:
         """Set the platform's conf; returns the previous values so they can be restored."""

@@ -99,10 +99,11 @@ def test_platforms(tmp_path: Path) -> None:
     )
     legacy = Platform("legacy", spec)
     assert legacy.conf == {**LEGACY_CONF, "spark.sql.ansi.enabled": "true", "a.b": "c"}
-    assert legacy.classes == {
-        "hive_percentile_approx": HIVE_FUNCTIONS["percentile_approx"],
+    assert legacy.classes == {  # the catalogue's Hive UDFs, and the spec's own
+        **{f"hive_{fn}": cls for fn, cls in HIVE_FUNCTIONS.items()},
         "hive_my_udf": "com.x.MyUdf",
     }
+    assert HIVE_FUNCTIONS["percentile_approx"].endswith("GenericUDAFPercentileApprox")
     assert legacy.sql(sql) == "SELECT hive_percentile_approx(x, 0.5), hive_my_udf(y) FROM t"
     with pytest.raises(ModelRunError, match=r"unknown platform 'hive' \(use spark, legacy\)"):
         Platform("hive", spec)

@@ -77,9 +77,14 @@ def cmd_golden(args: argparse.Namespace, project: api.Project) -> int:
     if args.action == "history":
         for entry in store.history(ref):
             mark = "*" if entry.pop("current") else " "
+            rules = ""
+            emulated = entry.get("emulated_rules")  # legacy captures: how much of Hive
+            if emulated is not None:
+                total = len(emulated) + len(entry.get("not_emulated_rules", []))
+                rules = f"  [{len(emulated)}/{total} catalogue rules emulated]"
             print(
                 f"{mark} {entry.pop('version')}  {entry.get('created_at', '')}  "
-                f"{entry.get('source', '')}  {entry.get('reason', '')}"
+                f"{entry.get('source', '')}  {entry.get('reason', '')}{rules}"
             )
         return 0
     if args.action == "restore":

@@ -6,11 +6,16 @@ check on parsed SQL), the symptom it leaves in a comparison (a kind from ``SYMPT
 with a relative band for drifts), the Spark setting or Hive UDF that restores the legacy
 behaviour where one exists, the fix, a reference, and a demonstration (``demo``: a
 statement with its legacy and Spark 4 results, which ``tests/test_catalogue.py`` runs).
+
+The rules that Spark can emulate make up the legacy platform's profile (``legacy_profile``):
+``runners.Platform`` applies it when goldens are captured, and each golden's provenance says
+which rules were emulated and which were not (``emulation``).
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +75,7 @@ _REQUIRED = {"id", "title", "differs", "since", "detect", "symptom", "fix", "ref
 _SYMPTOM_FIELDS = {"kind", "min_rel", "max_rel"}
 _LEGACY_FIELDS = {"conf", "hive_udf", "note"}
 _DEMO_FIELDS = {"sql", "legacy", "spark", "note", "setup"}
+_ID = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
 
 class CatalogueError(HarnessError):
@@ -104,10 +110,37 @@ class Rule:
         return bool(self.legacy_conf or self.hive_udfs)
 
 
-def _rule(data: Any, where: str) -> Rule:
-    path = CATALOGUE_FILE
+def _names(path: Path, where: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise problem(CatalogueError, path, where, "expected a non-empty list of names")
+    return value
+
+
+def _mapping(path: Path, where: str, value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise problem(CatalogueError, path, where, "expected a mapping of names to strings")
+    return {str(k): v for k, v in value.items()}
+
+
+def _check_result(path: Path, where: str, value: Any) -> None:
+    """A demo result: rows (a list of lists) or ``{error: <text>}``."""
+    if isinstance(value, dict):
+        check_fields(CatalogueError, path, where, value, {"error"}, {"error"})
+    elif not isinstance(value, list) or not all(isinstance(row, list) for row in value):
+        raise problem(
+            CatalogueError, path, where, "expected rows (a list of lists) or {error: text}"
+        )
+
+
+def _rule(data: Any, where: str, path: Path) -> Rule:
     check_fields(CatalogueError, path, where, data, _RULE_FIELDS, _REQUIRED)
+    if not isinstance(data["id"], str) or not _ID.fullmatch(data["id"]):
+        raise problem(CatalogueError, path, f"{where}.id", f"{data['id']!r} is not kebab-case")
     detect = check_fields(CatalogueError, path, f"{where}.detect", data["detect"], DETECTORS)
+    for kind, values in detect.items():
+        _names(path, f"{where}.detect.{kind}", values)
     for kind, choices in (("operators", OPERATORS), ("clauses", CLAUSES)):
         for value in detect.get(kind, []):
             check_choice(CatalogueError, path, f"{where}.detect.{kind}", value, choices)
@@ -115,10 +148,23 @@ def _rule(data: Any, where: str) -> Rule:
         CatalogueError, path, f"{where}.symptom", data["symptom"], _SYMPTOM_FIELDS, {"kind"}
     )
     check_choice(CatalogueError, path, f"{where}.symptom.kind", symptom["kind"], SYMPTOMS)
+    if symptom["kind"] == "relative-drift" and not {"min_rel", "max_rel"} <= set(symptom):
+        raise problem(
+            CatalogueError, path, f"{where}.symptom", "a relative-drift needs min_rel and max_rel"
+        )
     legacy = check_fields(
         CatalogueError, path, f"{where}.legacy", data.get("legacy") or {}, _LEGACY_FIELDS
     )
-    check_fields(CatalogueError, path, f"{where}.demo", data["demo"], _DEMO_FIELDS, {"sql"})
+    demo = check_fields(
+        CatalogueError,
+        path,
+        f"{where}.demo",
+        data["demo"],
+        _DEMO_FIELDS,
+        {"sql", "legacy", "spark"},
+    )
+    for side in ("legacy", "spark"):
+        _check_result(path, f"{where}.demo.{side}", demo[side])
     return Rule(
         id=str(data["id"]),
         title=str(data["title"]).strip(),
@@ -133,8 +179,8 @@ def _rule(data: Any, where: str) -> Rule:
         fix=str(data["fix"]).strip(),
         reference=str(data["reference"]).strip(),
         demo=dict(data["demo"]),
-        legacy_conf={str(k): str(v) for k, v in (legacy.get("conf") or {}).items()},
-        hive_udfs={str(k): str(v) for k, v in (legacy.get("hive_udf") or {}).items()},
+        legacy_conf=_mapping(path, f"{where}.legacy.conf", legacy.get("conf")),
+        hive_udfs=_mapping(path, f"{where}.legacy.hive_udf", legacy.get("hive_udf")),
         legacy_note=str(legacy.get("note") or "").strip(),
     )
 
@@ -146,9 +192,59 @@ def load_catalogue(path: Path = CATALOGUE_FILE) -> dict[str, Rule]:
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise problem(CatalogueError, path, "rules", "expected a list of rules")
     rules: dict[str, Rule] = {}
+    conf: dict[str, tuple[str, str]] = {}  # setting -> (value, first rule that sets it)
+    udfs: dict[str, tuple[str, str]] = {}
     for i, item in enumerate(data["rules"]):
-        rule = _rule(item, f"rules[{i}]")
+        rule = _rule(item, f"rules[{i}]", path)
         if rule.id in rules:
             raise problem(CatalogueError, path, f"rules[{i}].id", f"duplicate id '{rule.id}'")
+        for kind, settings, seen in (
+            ("conf", rule.legacy_conf, conf),
+            ("hive_udf", rule.hive_udfs, udfs),
+        ):
+            for key, value in settings.items():
+                if seen.setdefault(key, (value, rule.id))[0] != value:
+                    raise problem(
+                        CatalogueError,
+                        path,
+                        f"rules[{i}].legacy.{kind}.{key}",
+                        f"'{value}' contradicts '{seen[key][0]}' of rule '{seen[key][1]}'",
+                    )
         rules[rule.id] = rule
     return rules
+
+
+@dataclass(frozen=True)
+class LegacyProfile:
+    """The legacy platform's settings: every emulatable rule's conf and Hive UDFs, merged."""
+
+    conf: dict[str, str]
+    functions: dict[str, str]  # Hive function name -> Hive UDF class
+
+
+def legacy_profile(rules: dict[str, Rule] | None = None) -> LegacyProfile:
+    """The profile of the catalogue's emulatable rules (``load_catalogue`` checked that no
+    two rules ask for different values of one setting)."""
+    conf: dict[str, str] = {}
+    functions: dict[str, str] = {}
+    for rule in (load_catalogue() if rules is None else rules).values():
+        conf.update(rule.legacy_conf)
+        functions.update(rule.hive_udfs)
+    return LegacyProfile(conf, functions)
+
+
+def emulation(
+    conf: dict[str, str], functions: dict[str, str], rules: dict[str, Rule] | None = None
+) -> tuple[list[str], list[str]]:
+    """Rule ids that these settings emulate (every setting and UDF the rule names is in place,
+    with the rule's value), and the ids of all the others, in catalogue order."""
+    emulated: list[str] = []
+    not_emulated: list[str] = []
+    for rule in (load_catalogue() if rules is None else rules).values():
+        ok = (
+            rule.emulated
+            and all(conf.get(k) == v for k, v in rule.legacy_conf.items())
+            and all(functions.get(f) == c for f, c in rule.hive_udfs.items())
+        )
+        (emulated if ok else not_emulated).append(rule.id)
+    return emulated, not_emulated
