@@ -132,6 +132,7 @@ def cmd_run(args: argparse.Namespace, project: api.Project) -> int:
     if record.fingerprint_changes:
         print(format_changes(record.fingerprint_changes))
     if args.report_dir:
+        from harness.explain.risks import migration_risks
         from harness.report.summary import build_summary, write_summary
 
         summary = build_summary(
@@ -141,6 +142,7 @@ def cmd_run(args: argparse.Namespace, project: api.Project) -> int:
             engine=engine_versions(spark),
             started=started,
             finished=time.time(),
+            risks=migration_risks([spec.name], project.suites, project.root),
         )
         paths = write_summary(Path(args.report_dir), summary)
         print(f"reports: {paths['html']}, {paths['json']}")
