@@ -121,6 +121,15 @@ def test_real_run_recorded_what_ran(summary: dict[str, Any]) -> None:
     assert summary["run"]["counts"] == {"failed": 1, "error": 2, "passed": 1, "not checked": 1}
 
 
+def test_real_run_reports_each_models_migration_risks(summary: dict[str, Any], page: str) -> None:
+    """Needs the lint core (harness.explain.lint): without it each record says lint failed."""
+    risks = {r["model"]: r for r in summary["risks"]}
+    assert sorted(risks) == ["adoption_rate", "crashed_model", "propensity_glm"]
+    assert [r["error"] for r in risks.values()] == [None, None, None]
+    assert any("R code" in line for line in risks["propensity_glm"]["not_analysed"])
+    assert "<h2 id='risks'" in page and 'id="risks-propensity_glm"' in page
+
+
 def test_data_is_escaped(page: str) -> None:
     assert "<script" not in page
     assert "document.title='pwned'" not in page
