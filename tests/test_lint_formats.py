@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from project_copy import REPO
 from sarif_schema import schema_errors
 
+from harness.cli import main
 from harness.errors import SpecError
 from harness.explain.catalogue import load_catalogue
 from harness.explain.findings import Finding, LintReport
@@ -280,8 +282,10 @@ def test_accepted_mistakes_name_the_field_and_fix(
     assert message in str(err.value) and "model.yaml" in str(err.value)
 
 
-def test_premium_bands_accepts_its_approved_percentile_drift() -> None:
-    spec = load_spec(Path(__file__).resolve().parent.parent / "suites" / "premium_bands")
+def test_premium_bands_accepts_its_approved_percentile_drift(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    spec = load_spec(REPO / "suites" / "premium_bands")
     (entry,) = spec.accepted
     assert (entry.rule, entry.file, entry.line, entry.column) == (
         "percentile-approx",
@@ -290,6 +294,9 @@ def test_premium_bands_accepts_its_approved_percentile_drift() -> None:
         None,
     )
     assert entry.reason.startswith("CR-2024-017")
+    assert main(["--root", str(REPO), "describe", "premium_bands"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert f"accepted lint finding: percentile-approx premium_bands.hql: {entry.reason}" in out
 
 
 # -------------------------------------------------------------------- the nightly report

@@ -147,11 +147,15 @@ def test_summary_table_and_anchors(page: str) -> None:
     c = _parse(page)
     assert c.title == "Parity FAILED · sample,full · 1 failed, 2 error / 5 outputs"
     assert c.summary_rows == 5  # one per model x dataset x output
-    anchors = [h[1:] for h in c.hrefs if h.startswith("#") and h != "#top"]
+    links = [h[1:] for h in c.hrefs if h.startswith("#") and h != "#top"]
+    anchors = [a for a in links if not a.startswith("risks-")]  # the risks table's own links
     assert len(anchors) == 3  # adoption_rate on sample (failed) and full (error), crashed_model
-    for anchor in anchors:
+    for anchor in links:
         assert anchor in c.ids
+        assert '<section class="' in page.split(f'id="{anchor}"')[0][-60:]
+    for anchor in anchors:
         assert '<section class="detail' in page.split(f'id="{anchor}"')[0][-60:]
+    assert len(links) - len(anchors) == 3  # one per model: adoption_rate, crashed, propensity
     for badge in ("s-passed", "s-failed", "s-error", "s-not-checked"):
         assert f"badge {badge}" in page, badge
 

@@ -85,6 +85,11 @@ def cmd_describe(args: argparse.Namespace, project: api.Project) -> int:
         if out.schema:
             print(f"      schema: {', '.join(f'{c} {t}' for c, t in out.schema)}")
     print(f"datasets: {', '.join(spec.datasets)}; packages: {json.dumps(spec.packages)}")
+    if spec.accepted:
+        from harness.explain.risks import describe_acceptance
+
+        for entry in spec.accepted:
+            print(f"accepted lint finding: {describe_acceptance(entry)}: {entry.reason}")
     return 0
 
 
