@@ -401,6 +401,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             from harness.fingerprint import engine_versions
 
             engine = engine_versions(state._spark)
+        from harness.explain.risks import migration_risks
+
+        project = state.project
         write_reports(
             Path(report_dir),
             backend=chosen_backend(config),
@@ -408,6 +411,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             engine=engine,
             started=state_started(config),
             finished=time.time(),
+            risks=lambda names: migration_risks(names, project.suites, project.root),
         )
 
 

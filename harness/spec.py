@@ -41,6 +41,7 @@ _TOP_FIELDS = {
     "datasets",
     "legacy",
     "notes",
+    "accepted",
 }
 _REQUIRED_TOP = {"name", "team", "description", "steps", "inputs", "outputs"}
 _STEP_FIELDS = {"sql", "python", "r", "inputs", "produces", "group_by", "name", "parameters"}
@@ -57,6 +58,7 @@ _OUTPUT_FIELDS = {
 }
 _COLUMN_TOL_FIELDS = {"rtol", "atol", "reason"}
 _LEGACY_FIELDS = {"functions", "conf"}
+_ACCEPTED_FIELDS = {"rule", "reason", "file", "line", "column"}
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,19 @@ class OutputSpec:
     description: str = ""
     schema: tuple[tuple[str, str], ...] | None = None  # expected (column, type); None: unchecked
     type_policy: str = "widening"
+
+
+@dataclass(frozen=True)
+class AcceptedFinding:
+    """A ``harness lint`` finding the model's owners accepted: ``rule`` (a catalogue id) with
+    a ``reason``, narrowed by ``file`` (a step's file), ``line`` and ``column`` (the column
+    the construct sits in or an output column it feeds, ``name`` or ``output.name``)."""
+
+    rule: str
+    reason: str
+    file: str | None = None
+    line: int | None = None
+    column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +140,7 @@ class ModelSpec:
     legacy_conf: dict[str, str] = field(default_factory=dict)
     owner: str = ""
     notes: str = ""
+    accepted: tuple[AcceptedFinding, ...] = ()
 
     @property
     def spec_path(self) -> Path:
@@ -288,6 +304,47 @@ def _parse_output(path: Path, name: str, raw: Any) -> OutputSpec:
     )
 
 
+def _parse_accepted(
+    path: Path, raw: Any, steps: tuple[StepSpec, ...]
+) -> tuple[AcceptedFinding, ...]:
+    """The ``accepted:`` list; each rule must be in the catalogue, each file a step's."""
+    # Imported here: harness.explain reads specs, so a top-level import could be circular.
+    from harness.explain.catalogue import load_catalogue
+
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise _fail(
+            path,
+            "accepted",
+            "must be a list of accepted findings",
+            "e.g. '- {rule: percentile-approx, reason: \"CR-2024-017\"}'",
+        )
+    rules = load_catalogue()
+    files = sorted({step.file for step in steps})
+    entries = []
+    for i, item in enumerate(raw):
+        where = f"accepted[{i}]"
+        data = _check_fields(path, where, item, _ACCEPTED_FIELDS, {"rule", "reason"})
+        rule = check_choice(SpecError, path, f"{where}.rule", data["rule"], rules, "rule")
+        reason = data["reason"]
+        if not isinstance(reason, str) or not reason.strip():
+            raise _fail(path, f"{where}.reason", "must say why the finding is accepted")
+        file = data.get("file")
+        if file is not None:
+            file = check_choice(SpecError, path, f"{where}.file", file, files, "step file")
+        line = data.get("line")
+        if line is not None and (isinstance(line, bool) or not isinstance(line, int) or line < 1):
+            raise _fail(path, f"{where}.line", f"must be a line number, got {line!r}")
+        if line is not None and file is None and len(files) > 1:
+            raise _fail(path, f"{where}.line", "a line needs its 'file'", f"one of {files}")
+        column = data.get("column")
+        if column is not None and (not isinstance(column, str) or not column):
+            raise _fail(path, f"{where}.column", f"must be a column name, got {column!r}")
+        entries.append(AcceptedFinding(rule, reason.strip(), file, line, column))
+    return tuple(entries)
+
+
 def load_spec(path: Path | str) -> ModelSpec:
     """Read and validate one ``model.yaml``; every problem names the file and field."""
     path = Path(path)
@@ -383,6 +440,7 @@ def load_spec(path: Path | str) -> ModelSpec:
         legacy_conf={str(k): str(v) for k, v in (legacy.get("conf") or {}).items()},
         owner=str(data.get("owner", "")),
         notes=str(data.get("notes", "")),
+        accepted=_parse_accepted(path, data.get("accepted"), steps),
     )
 
 

@@ -121,6 +121,15 @@ def test_real_run_recorded_what_ran(summary: dict[str, Any]) -> None:
     assert summary["run"]["counts"] == {"failed": 1, "error": 2, "passed": 1, "not checked": 1}
 
 
+def test_real_run_reports_each_models_migration_risks(summary: dict[str, Any], page: str) -> None:
+    """Needs the lint core (harness.explain.lint): without it each record says lint failed."""
+    risks = {r["model"]: r for r in summary["risks"]}
+    assert sorted(risks) == ["adoption_rate", "crashed_model", "propensity_glm"]
+    assert [r["error"] for r in risks.values()] == [None, None, None]
+    assert any("R code" in line for line in risks["propensity_glm"]["not_analysed"])
+    assert "<h2 id='risks'" in page and 'id="risks-propensity_glm"' in page
+
+
 def test_data_is_escaped(page: str) -> None:
     assert "<script" not in page
     assert "document.title='pwned'" not in page
@@ -138,11 +147,15 @@ def test_summary_table_and_anchors(page: str) -> None:
     c = _parse(page)
     assert c.title == "Parity FAILED · sample,full · 1 failed, 2 error / 5 outputs"
     assert c.summary_rows == 5  # one per model x dataset x output
-    anchors = [h[1:] for h in c.hrefs if h.startswith("#") and h != "#top"]
+    links = [h[1:] for h in c.hrefs if h.startswith("#") and h != "#top"]
+    anchors = [a for a in links if not a.startswith("risks-")]  # the risks table's own links
     assert len(anchors) == 3  # adoption_rate on sample (failed) and full (error), crashed_model
-    for anchor in anchors:
+    for anchor in links:
         assert anchor in c.ids
+        assert '<section class="' in page.split(f'id="{anchor}"')[0][-60:]
+    for anchor in anchors:
         assert '<section class="detail' in page.split(f'id="{anchor}"')[0][-60:]
+    assert len(links) - len(anchors) == 3  # one per model: adoption_rate, crashed, propensity
     for badge in ("s-passed", "s-failed", "s-error", "s-not-checked"):
         assert f"badge {badge}" in page, badge
 

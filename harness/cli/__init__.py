@@ -6,6 +6,7 @@ Commands:
     harness run MODEL [--dataset D]            run and compare without pytest
     harness capture [MODEL ...] --dataset D    goldens from the emulated legacy platform
     harness nightly --out DIR                  the parity job: data, goldens, all models
+    harness lint [MODEL ...] [--format F]      migration risks in the code (text/json/sarif)
     harness fixtures sample|release NAME/VER   build a sample, freeze a bundle version
     harness golden import|history|restore      legacy exports, versions, rollbacks
     harness databricks init-script [--dry-run] the cluster init script from the specs' packages
@@ -20,10 +21,10 @@ import argparse
 import sys
 
 from harness import api
-from harness.cli import data, databricks, models, nightly
+from harness.cli import data, databricks, lint, models, nightly
 from harness.errors import HarnessError
 
-COMMAND_MODULES = (models, data, nightly, databricks)
+COMMAND_MODULES = (models, data, nightly, lint, databricks)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -84,6 +84,11 @@ def cmd_describe(args: argparse.Namespace, project: api.Project) -> int:
         if out.schema:
             print(f"      schema: {', '.join(f'{c} {t}' for c, t in out.schema)}")
     print(f"datasets: {', '.join(spec.datasets)}; packages: {json.dumps(spec.packages)}")
+    if spec.accepted:
+        from harness.explain.risks import describe_acceptance
+
+        for entry in spec.accepted:
+            print(f"accepted lint finding: {describe_acceptance(entry)}: {entry.reason}")
     return 0
 
 
@@ -145,6 +150,7 @@ def cmd_run(args: argparse.Namespace, project: api.Project) -> int:
 
         print(format_step_output(record.step_output))
     if args.report_dir:
+        from harness.explain.risks import migration_risks
         from harness.report.summary import build_summary, write_summary
 
         summary = build_summary(
@@ -154,6 +160,7 @@ def cmd_run(args: argparse.Namespace, project: api.Project) -> int:
             engine=engine_versions(spark),
             started=started,
             finished=time.time(),
+            risks=migration_risks([spec.name], project.suites, project.root),
         )
         paths = write_summary(Path(args.report_dir), summary)
         print(f"reports: {paths['html']}, {paths['json']}")

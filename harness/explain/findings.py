@@ -6,10 +6,12 @@ the nightly report) share, so none of them imports another's internals.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness.explain.sqlsource import NotAnalysed
+from harness.spec import AcceptedFinding
 
 ColumnRef = tuple[str, str]  # (table or output, column)
 
@@ -29,6 +31,26 @@ class Finding:
     accepted: str = ""  # the spec's reason for accepting it; "" when not accepted
     feeds: tuple[ColumnRef, ...] = ()  # the model outputs' columns it reaches (lineage)
 
+    def covered_by(self, entry: AcceptedFinding, directory: Path) -> bool:
+        """True when the spec's ``entry`` (its file relative to the model's ``directory``)
+        names this finding: same rule, and the same file, line and column where it says."""
+        if entry.rule != self.rule:
+            return False
+        if (
+            entry.file is not None
+            and Path(directory, entry.file).resolve() != Path(self.file).resolve()
+        ):
+            return False
+        if entry.line is not None and entry.line != self.line:
+            return False
+        if entry.column is None:
+            return True
+        names = {self.column} if self.column else set()
+        names |= {c for _, c in self.feeds} | {f"{t}.{c}" for t, c in self.feeds}
+        if self.table and self.column:
+            names.add(f"{self.table}.{self.column}")
+        return entry.column in names
+
 
 @dataclass
 class LintReport:
@@ -40,3 +62,22 @@ class LintReport:
     def open_findings(self) -> list[Finding]:
         """The findings no accepted entry covers: what lint warns about."""
         return [f for f in self.findings if not f.accepted]
+
+    @property
+    def accepted_findings(self) -> list[Finding]:
+        return [f for f in self.findings if f.accepted]
+
+    def accept(self, entries: Iterable[AcceptedFinding], directory: Path) -> list[AcceptedFinding]:
+        """Mark each finding an entry covers as accepted with the entry's reason (the first
+        matching entry's, in the spec's order); returns the entries that matched nothing, so
+        a stale acceptance (the code changed) can be reported rather than kept forever."""
+        entries = list(entries)
+        used: set[int] = set()
+        for i, finding in enumerate(self.findings):
+            for j, entry in enumerate(entries):
+                if finding.covered_by(entry, directory):
+                    used.add(j)
+                    if not finding.accepted:
+                        self.findings[i] = replace(finding, accepted=entry.reason)
+                    break
+        return [e for j, e in enumerate(entries) if j not in used]

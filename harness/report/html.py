@@ -39,6 +39,8 @@ from harness.report.records import (
     failing_columns,
     verdict,
 )
+from harness.report.risks_html import CSS as _RISKS_CSS
+from harness.report.risks_html import risks_section
 
 __all__ = ["render_html", "write_html"]
 
@@ -512,11 +514,12 @@ def render_html(summary: RunSummary | Mapping[str, Any]) -> str:
     if details:
         body.append(f"<h2 style='margin-top:28px'>Failures ({len(details)})</h2>")
         body.extend(details)
+    body.append(risks_section(summary.risks))
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_e(_title(rows, summary))}</title>\n<style>{_CSS}</style>\n</head>\n"
+        f"<title>{_e(_title(rows, summary))}</title>\n<style>{_CSS}{_RISKS_CSS}</style>\n</head>\n"
         "<body>\n" + "\n".join(body) + "\n</body>\n</html>\n"
     )
 

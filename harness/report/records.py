@@ -280,6 +280,89 @@ class ModelRecord:
 
 
 @dataclass
+class RiskFinding:
+    """One ``harness lint`` finding in a model's code, as the report shows it."""
+
+    rule: str
+    file: str  # relative to the repository root
+    line: int | None
+    expression: str
+    where: str  # "table.column" the construct sits in, or "<clause> clause of table"
+    feeds: list[str] = field(default_factory=list)  # output columns it reaches: output.column
+    accepted: str = ""  # the spec's reason; "" when open
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "file": self.file,
+            "line": self.line,
+            "expression": self.expression,
+            "where": self.where,
+            "feeds": self.feeds,
+            "accepted": self.accepted or None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> RiskFinding:
+        data = _mapping(data)
+        return cls(
+            _text(data.get("rule")) or "",
+            _text(data.get("file")) or "",
+            _int(data.get("line")),
+            _text(data.get("expression")) or "",
+            _text(data.get("where")) or "",
+            _lines(data.get("feeds")),
+            _text(data.get("accepted")) or "",
+        )
+
+
+@dataclass
+class RiskRecord:
+    """A model's migration risks: what ``harness lint`` finds in its code (per model, not
+    per dataset), the findings its spec accepted, the code lint could not analyse, the
+    acceptances that matched nothing (stale), or why lint failed."""
+
+    model: str
+    findings: list[RiskFinding] = field(default_factory=list)
+    not_analysed: list[str] = field(default_factory=list)  # "file[:line]: why (step s)"
+    stale: list[str] = field(default_factory=list)  # spec acceptances that matched nothing
+    error: str | None = None
+
+    @property
+    def open(self) -> list[RiskFinding]:
+        return [f for f in self.findings if not f.accepted]
+
+    @property
+    def accepted(self) -> list[RiskFinding]:
+        return [f for f in self.findings if f.accepted]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "open": len(self.open),
+            "accepted": len(self.accepted),
+            "findings": [f.to_dict() for f in self.findings],
+            "not_analysed": self.not_analysed,
+            "stale_acceptances": self.stale,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> RiskRecord:
+        data = _mapping(data)
+        findings = data.get("findings")
+        return cls(
+            _text(data.get("model")) or "",
+            [RiskFinding.from_dict(f) for f in findings]
+            if isinstance(findings, (list, tuple))
+            else [],
+            _lines(data.get("not_analysed")),
+            _lines(data.get("stale_acceptances")),
+            _text(data.get("error")) or None,
+        )
+
+
+@dataclass
 class RunRecord:
     """The run header: when, on which backend and datasets, with which engines."""
 
@@ -317,10 +400,12 @@ class RunRecord:
 
 @dataclass
 class RunSummary:
-    """``summary.json``: the run header and one record per model x dataset."""
+    """``summary.json``: the run header, one record per model x dataset, and the migration
+    risks (``harness lint``) of each model, per model."""
 
     run: RunRecord
     models: list[ModelRecord]
+    risks: list[RiskRecord] = field(default_factory=list)
 
     @property
     def output_statuses(self) -> list[str]:
@@ -338,15 +423,21 @@ class RunSummary:
         return verdict(self.output_statuses)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run": self.run.to_dict(self.counts), "models": [m.to_dict() for m in self.models]}
+        return {
+            "run": self.run.to_dict(self.counts),
+            "models": [m.to_dict() for m in self.models],
+            "risks": [r.to_dict() for r in self.risks],
+        }
 
     @classmethod
     def from_dict(cls, data: Any) -> RunSummary:
         data = _mapping(data)
         models = data.get("models")
+        risks = data.get("risks")
         return cls(
             RunRecord.from_dict(data.get("run")),
             [ModelRecord.from_dict(m) for m in models] if isinstance(models, (list, tuple)) else [],
+            [RiskRecord.from_dict(r) for r in risks] if isinstance(risks, (list, tuple)) else [],
         )
 
 

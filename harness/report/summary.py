@@ -3,16 +3,18 @@
 Each pytest process (each xdist worker) writes one JSON part per model x dataset (a
 ``ModelRecord``); the controller merges them when the run ends, so the summary is complete
 whichever worker ran which model. ``harness run --report-dir`` writes the same two files.
+The migration risks (``harness lint``, per model) are computed once, by the controller, for
+the models the merged records name: lint reads files, so no worker needs to.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.report.records import ModelRecord, RunRecord, RunSummary, run_engine
+from harness.report.records import ModelRecord, RiskRecord, RunRecord, RunSummary, run_engine
 
 PARTS = ".parts"
 
@@ -54,6 +56,7 @@ def build_summary(
     engine: Mapping[str, str] | None,
     started: float,
     finished: float,
+    risks: Iterable[RiskRecord] = (),
 ) -> RunSummary:
     models = list(models)
     return RunSummary(
@@ -66,6 +69,7 @@ def build_summary(
             run_engine(models, engine),
         ),
         models,
+        list(risks),
     )
 
 
@@ -90,14 +94,19 @@ def write_reports(
     engine: Mapping[str, str] | None,
     started: float,
     finished: float,
+    risks: Callable[[list[str]], list[RiskRecord]] | None = None,
 ) -> dict[str, Path]:
-    """Merge the run's parts into ``summary.json`` and ``report.html``."""
+    """Merge the run's parts into ``summary.json`` and ``report.html``; ``risks`` gives the
+    migration risks of the models the parts name."""
+    models = merge_parts(Path(report_dir) / PARTS)
+    names = sorted({m.model for m in models if m.model})
     summary = build_summary(
-        merge_parts(Path(report_dir) / PARTS),
+        models,
         backend=backend,
         datasets=datasets,
         engine=engine,
         started=started,
         finished=finished,
+        risks=risks(names) if risks else (),
     )
     return write_summary(report_dir, summary)

@@ -1,0 +1,95 @@
+"""The report's "Migration risks" section: per model, what ``harness lint`` found.
+
+Its own module so the page's main renderer stays readable. Per model: the open findings
+(rule, file:line, expression, the output columns each feeds), the accepted ones with their
+reason, the code lint could not analyse (listed, never passed silently), acceptances that
+no longer match anything, and a lint error if there was one. Everything is escaped.
+"""
+
+from __future__ import annotations
+
+from harness.report.cells import esc as _e
+from harness.report.records import RiskFinding, RiskRecord
+
+CSS = """
+.risk-open { color: var(--fail); font-weight: 600; }
+.risk-accepted { color: var(--pass); }
+section.risks { border:1px solid var(--line); border-left: 5px solid #9a6700;
+                border-radius:6px; padding: 10px 18px; margin: 14px 0; }
+"""
+
+
+def _where(f: RiskFinding) -> str:
+    return f"{f.file}:{f.line}" if f.line else f.file
+
+
+def _finding_row(f: RiskFinding) -> str:
+    status = (
+        f'<span class="risk-accepted">accepted</span>: {_e(f.accepted)}'
+        if f.accepted
+        else '<span class="risk-open">open</span>'
+    )
+    fed = ", ".join(f"<code>{_e(c)}</code>" for c in f.feeds) or '<span class="muted">—</span>'
+    return (
+        f"<tr><td><code>{_e(f.rule)}</code></td><td class=mono>{_e(_where(f))}</td>"
+        f"<td class=mono>{_e(f.expression)}</td><td>{_e(f.where)}</td><td>{fed}</td>"
+        f"<td>{status}</td></tr>"
+    )
+
+
+def _model(risk: RiskRecord) -> str:
+    parts = [
+        f'<section class="risks" id="risks-{_e(risk.model)}">',
+        f"<h3>{_e(risk.model)}</h3>",
+    ]
+    if risk.error:
+        parts.append(f"<pre>{_e(risk.error)}</pre>")
+    if risk.findings:
+        parts.append(
+            "<table><thead><tr><th>Rule</th><th>Where</th><th>Expression</th><th>In</th>"
+            "<th>Feeds</th><th>Status</th></tr></thead><tbody>"
+            + "".join(_finding_row(f) for f in [*risk.open, *risk.accepted])
+            + "</tbody></table>"
+        )
+    elif not risk.error:
+        parts.append('<p class="muted">No catalogue construct found in the analysed code.</p>')
+    if risk.not_analysed:
+        parts.append(
+            "<p><b>Not analysed</b> (review by hand):</p><ul>"
+            + "".join(f"<li><code>{_e(line)}</code></li>" for line in risk.not_analysed)
+            + "</ul>"
+        )
+    if risk.stale:
+        parts.append(
+            "<p><b>Accepted in the spec but matching nothing</b> (remove if the code "
+            "changed):</p><ul>"
+            + "".join(f"<li><code>{_e(line)}</code></li>" for line in risk.stale)
+            + "</ul>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def risks_section(risks: list[RiskRecord]) -> str:
+    """The section: a count per model, then each model's findings; "" with no risks."""
+    if not risks:
+        return ""
+    rows = "".join(
+        f'<tr><td><a href="#risks-{_e(r.model)}">{_e(r.model)}</a></td>'
+        f"<td class=num>{'—' if r.error else len(r.open)}</td>"
+        f"<td class=num>{'—' if r.error else len(r.accepted)}</td>"
+        f"<td class=num>{'—' if r.error else len(r.not_analysed)}</td>"
+        f"<td>{'lint failed' if r.error else ''}</td></tr>"
+        for r in risks
+    )
+    return (
+        "<h2 id='risks' style='margin-top:28px'>Migration risks</h2>\n"
+        '<p class="muted">What <code>harness lint</code> finds in each model\'s code: '
+        "constructs whose meaning changed between Hive and Spark 4 (docs/explain.md).</p>\n"
+        "<table><thead><tr><th>Model</th><th class=num>Open</th><th class=num>Accepted</th>"
+        "<th class=num>Not analysed</th><th></th></tr></thead><tbody>"
+        + rows
+        + "</tbody></table>\n"
+        + "\n".join(_model(r) for r in risks)
+        + "\n"
+    )
