@@ -6,6 +6,8 @@ Commands:
     harness run MODEL [--dataset D]            run and compare without pytest
     harness capture [MODEL ...] --dataset D    goldens from the emulated legacy platform
     harness nightly --out DIR                  the parity job: data, goldens, all models
+    harness new MODEL --lang sql|python|r      a new model folder that runs at once
+    harness fixtures import NAME FILES...      a fixture bundle from a legacy table's export
     harness fixtures sample|release NAME/VER   build a sample, freeze a bundle version
     harness golden import|history|restore      legacy exports, versions, rollbacks
 
@@ -19,10 +21,10 @@ import argparse
 import sys
 
 from harness import api
-from harness.cli import data, models, nightly
+from harness.cli import data, models, nightly, scaffold
 from harness.errors import HarnessError
 
-COMMAND_MODULES = (models, data, nightly)
+COMMAND_MODULES = (models, scaffold, data, nightly)
 
 
 def build_parser() -> argparse.ArgumentParser:
