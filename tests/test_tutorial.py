@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import statsmodels.api  # noqa: F401  (see test_the_tutorial_runs_as_written)
 from project_copy import REPO, copy_project
 
 from harness.cli import main
@@ -95,6 +96,8 @@ def test_tutorial_blocks_are_marked() -> None:
 def test_the_tutorial_runs_as_written(
     pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # pytester's in-process runs drop the modules they imported; numpy's C extension cannot
+    # be imported twice in one process, so the port's statsmodels is imported up front.
     root = copy_project(tmp_path / "proj", models=())
     monkeypatch.setenv("HARNESS_WORKDIR", str(root / ".harness"))
     pytester.chdir()  # pytester restores the working directory afterwards
