@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 from harness import datagen
 from harness.ddl import parse_ddl
 from harness.errors import FixtureError
+from harness.exports import FORMATS, read_export
 from harness.fields import check_choice, check_fields, problem
 from harness.workdir import data_dir
 
@@ -42,7 +43,7 @@ _FIELDS = (
     "owner",
     "source",
 )
-_FULL_FIELDS = ("generator", "location")
+_FULL_FIELDS = ("generator", "location", "format")  # format: of the files at location
 CHECK_KINDS = ("not_null", "unique", "accepted_values", "range", "parseable")
 SEVERITIES = ("error", "warn")  # error: stop before the model runs; warn: report and go on
 _CHECK_FIELDS = (*CHECK_KINDS, "severity", "max_fraction")
@@ -84,6 +85,7 @@ class Bundle:
     reference: bool
     checks: list[Check] = field(default_factory=list)
     manifest_digest: str = ""
+    location_format: str = "parquet"  # exports.FORMATS: how the files at `location` are read
 
     @property
     def ref(self) -> str:
@@ -264,6 +266,9 @@ def load_bundle(root: Path, name: str, version: str, *, require_sample: bool = T
         recipe = datagen.load_recipe(gen_path)
     elif "location" in full:
         location = str(full["location"])
+    location_format = check_choice(
+        FixtureError, spec_path, "full.format", full.get("format", "parquet"), FORMATS, "format"
+    )
     return Bundle(
         name,
         str(version),
@@ -276,6 +281,7 @@ def load_bundle(root: Path, name: str, version: str, *, require_sample: bool = T
         bool(raw.get("reference", False)),
         _parse_checks(spec_path, raw.get("checks")),
         digest,
+        location_format,
     )
 
 
@@ -364,6 +370,15 @@ def load_full(
 ) -> DataFrame:
     """The full-size table: generated deterministically (cached as Parquet) or read in place."""
     if bundle.location is not None:
+        if bundle.location_format != "parquet":  # exported files: typed by the bundle's schema
+            df = read_export(
+                spark,
+                [bundle.location],
+                fmt=bundle.location_format,
+                schema=bundle.ddl,
+                error=FixtureError,
+            )
+            return _typed(df, bundle)
         return (
             spark.read.parquet(bundle.location)
             if "/" in bundle.location

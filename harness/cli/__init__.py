@@ -7,6 +7,8 @@ Commands:
     harness capture [MODEL ...] --dataset D    goldens from the emulated legacy platform
     harness nightly --out DIR                  the parity job: data, goldens, all models
     harness lint [MODEL ...] [--format F]      migration risks in the code (text/json/sarif)
+    harness new MODEL --lang sql|python|r      a new model folder that runs at once
+    harness fixtures import NAME FILES...      a fixture bundle from a legacy table's export
     harness fixtures sample|release NAME/VER   build a sample, freeze a bundle version
     harness golden import|history|restore      legacy exports, versions, rollbacks
     harness databricks init-script [--dry-run] the cluster init script from the specs' packages
@@ -21,10 +23,10 @@ import argparse
 import sys
 
 from harness import api
-from harness.cli import data, databricks, lint, models, nightly
+from harness.cli import data, databricks, lint, models, nightly, scaffold
 from harness.errors import HarnessError
 
-COMMAND_MODULES = (models, data, nightly, lint, databricks)
+COMMAND_MODULES = (models, scaffold, data, nightly, lint, databricks)
 
 
 def build_parser() -> argparse.ArgumentParser:

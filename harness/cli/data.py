@@ -1,5 +1,5 @@
-"""Commands about data: ``fixtures`` (samples, releases) and ``golden`` (import, history,
-restore)."""
+"""Commands about data: ``fixtures`` (imports of legacy exports, samples, releases) and
+``golden`` (import, history, restore)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,25 @@ from pathlib import Path
 from harness import api
 from harness.cli.common import backend_options, open_spark
 from harness.errors import HarnessError
-from harness.golden_import import FORMATS
+from harness.exports import FORMATS
 from harness.spec import DATASETS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("fixtures", help="build a bundle's sample or release a version")
-    p.add_argument("action", choices=("sample", "release"))
-    p.add_argument("refs", nargs="+", help="NAME/VERSION")
+    p = sub.add_parser(
+        "fixtures",
+        help="import a legacy export as a bundle, build a bundle's sample, release a version",
+        description="harness fixtures import NAME FILES... --format F: a new bundle version from "
+        "a legacy table's exported files. harness fixtures sample|release NAME/VERSION...",
+    )
+    p.add_argument("action", choices=("import", "sample", "release"))
+    p.add_argument("refs", nargs="+", help="sample/release: NAME/VERSION...; import: NAME FILES...")
+    p.add_argument("--format", default="parquet", choices=FORMATS, help="import: of the files")
+    p.add_argument("--ddl", default=None, help="import: the Hive table's DDL (CREATE TABLE)")
+    p.add_argument("--header", action="store_true", help="import: csv files have a header row")
+    p.add_argument("--sample-rows", type=int, default=1000, help="import: rows in sample.csv")
+    p.add_argument("--keys", nargs="+", default=[], help="import: the table's key columns")
+    p.add_argument("--version", default=None, help="import: the version (default: the next)")
     backend_options(p)
     p.set_defaults(run=cmd_fixtures)
     p = sub.add_parser("golden", help="import legacy exports; list or restore versions")
@@ -37,6 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_fixtures(args: argparse.Namespace, project: api.Project) -> int:
     from harness import fixtures
 
+    if args.action == "import":
+        return cmd_fixtures_import(args, project)
     targets = []
     for ref in args.refs:
         name, _, version = ref.partition("/")
@@ -66,6 +79,38 @@ def cmd_fixtures(args: argparse.Namespace, project: api.Project) -> int:
         pdf = df.toPandas()
         pdf.to_csv(bundle.directory / "sample.csv", index=False, na_rep=fixtures.NULL_TOKEN)
         print(f"{bundle.ref}: wrote {len(pdf)} rows to {bundle.directory / 'sample.csv'}")
+    return 0
+
+
+def cmd_fixtures_import(args: argparse.Namespace, project: api.Project) -> int:
+    from harness.fixture_import import import_fixture
+
+    name, *files = args.refs
+    if not files:
+        raise HarnessError("fixtures import: name the exported files or folder after NAME")
+    done = import_fixture(
+        open_spark(args),
+        project.fixtures,
+        name,
+        [Path(f) for f in files],
+        fmt=args.format,
+        ddl_file=Path(args.ddl) if args.ddl else None,
+        sample_rows=args.sample_rows,
+        keys=args.keys,
+        version=args.version,
+        header=args.header,
+    )
+    ref = f"{name}@{done.directory.name}"
+    print(
+        f"{ref}: {len(done.columns)} columns, {done.rows:,} rows (full data read in place), "
+        f"{done.sample_rows:,} in sample.csv -> {done.directory}"
+    )
+    for check in done.checks:
+        print(f"  proposed check: {check}")
+    print(
+        f"confirm the checks in {done.directory / 'fixture.yaml'}, then: "
+        f"harness fixtures release {name}/{done.directory.name}; a model reads it as {ref}"
+    )
     return 0
 
 
