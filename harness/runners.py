@@ -10,7 +10,8 @@ cast into NULL), and Hive's own UDF implementations (from the hive-exec jar that
 ships) in place of Spark built-ins whose results differ, e.g. ``percentile_approx``.
 Spark refuses to shadow a built-in, so Hive's class is registered under its own name
 (``hive_percentile_approx``) and calls are rewritten token by token, leaving the rest of
-the original SQL text untouched.
+the original SQL text untouched; calls of it over one column are first merged into one
+call with an array of percentiles (``harness.legacy_rewrite``: same values, one histogram).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from harness.errors import ModelRunError, first_line
 from harness.fixtures import parse_ddl
+from harness.legacy_rewrite import FUNCTION, merge_percentile_calls
 from harness.spec import ModelSpec, StepSpec
 from harness.sqltext import rewrite_functions, split_statements, substitute
 
@@ -100,6 +102,9 @@ class Platform:
             self.restore(spark, previous)
 
     def sql(self, text: str) -> str:
+        """The statement as this platform runs it (spark: unchanged)."""
+        if FUNCTION in self.functions:  # Hive's UDAF: one histogram per column, not per call
+            text = merge_percentile_calls(text)
         return rewrite_functions(text, self.functions)
 
 
