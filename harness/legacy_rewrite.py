@@ -96,7 +96,9 @@ def _arguments(tokens: list, open_at: int) -> tuple[int | None, list[list]]:
     """The index of the parenthesis closing ``open_at`` and the top-level arguments' tokens."""
     from sqlglot.tokens import TokenType
 
-    depth, args, current = 0, [], []
+    depth = 0
+    args: list[list] = []
+    current: list = []
     for j in range(open_at, len(tokens)):
         kind = tokens[j].token_type
         if kind in (TokenType.L_PAREN, TokenType.L_BRACKET):
