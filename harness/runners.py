@@ -12,7 +12,9 @@ lenient date parser; ...) or Hive's own UDF (from the hive-exec jar that pyspark
 place of a Spark built-in whose results differ, e.g. ``percentile_approx``. Spark refuses to
 shadow a built-in, so Hive's class is registered under its own name
 (``hive_percentile_approx``) and calls are rewritten token by token, leaving the rest of the
-original SQL text untouched. A spec's ``legacy:`` settings override the profile.
+original SQL text untouched; calls of it over one column are first merged into one call with
+an array of percentiles (``harness.legacy_rewrite``: same values, one histogram). A spec's
+``legacy:`` settings override the profile.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from harness import steplog
 from harness.errors import HarnessError, ModelRunError, first_line
 from harness.explain.catalogue import emulation, legacy_profile
 from harness.fixtures import parse_ddl
+from harness.legacy_rewrite import FUNCTION, merge_percentile_calls
 from harness.spec import ModelSpec, StepSpec
 from harness.sqltext import rewrite_functions, split_statements, substitute
 
@@ -107,6 +110,9 @@ class Platform:
             self.restore(spark, previous)
 
     def sql(self, text: str) -> str:
+        """The statement as this platform runs it (spark: unchanged)."""
+        if FUNCTION in self.functions:  # Hive's UDAF: one histogram per column, not per call
+            text = merge_percentile_calls(text)
         return rewrite_functions(text, self.functions)
 
 
