@@ -25,6 +25,7 @@ from harness import fingerprint as fp
 from harness.backends import sees_local_files
 from harness.compare import CompareResult, compare
 from harness.ddl import schema_problems
+from harness.explain.attribute import hints, with_error_causes
 from harness.errors import (
     HarnessError,
     ModelRunError,
@@ -209,7 +210,10 @@ def run_model(
                 + "; ".join(c.line() for c in errors)
             )
     chosen = platform if isinstance(platform, Platform) else Platform(platform, spec)
-    result: RunResult = run_steps(spark, spec, inputs, platform=chosen)
+    try:
+        result: RunResult = run_steps(spark, spec, inputs, platform=chosen)
+    except ModelRunError as exc:  # name the construct that can raise it, if lint finds one
+        raise ModelRunError(with_error_causes(spec, str(exc))) from None
     outputs, rows_out = dict(result.outputs), {}
     if materialize and sees_local_files(spark):
         # Run the model once, here: the comparison then reads Parquet (and a failing one can
@@ -220,9 +224,8 @@ def run_model(
             try:
                 df.write.mode("overwrite").parquet(str(base / name))
             except Exception as exc:
-                raise ModelRunError(
-                    f"model {spec.name} failed producing '{name}': {first_line(exc)}"
-                ) from None
+                message = f"model {spec.name} failed producing '{name}': {first_line(exc)}"
+                raise ModelRunError(with_error_causes(spec, message)) from None
             outputs[name] = spark.read.parquet(str(base / name))
             rows_out[name] = outputs[name].count()
     return ModelRun(
@@ -298,8 +301,6 @@ def compare_output(
 ) -> OutputComparison:
     """Check one output's declared schema, then compare it with its verified golden.
     ``strict`` drops per-column overrides."""
-    from harness.diagnose import hints
-
     check_declared_schema(run, output)
     ref = GoldenRef(run.spec.name, run.dataset, output)
     golden, manifest = store.read(spark, ref)
@@ -309,7 +310,7 @@ def compare_output(
         kwargs["column_tolerances"] = {}
     result = compare(golden, run.outputs[output], **kwargs)
     changes = fp.changes(manifest["provenance"].get("fingerprint"), run.fingerprint)
-    result.hints = hints(result.to_dict(), run.spec)
+    result.hints = hints(result.to_dict(), run.spec, output)
     return OutputComparison(output, result, manifest, changes, time.perf_counter() - started)
 
 
