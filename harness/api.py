@@ -25,7 +25,6 @@ from harness import fingerprint as fp
 from harness.backends import sees_local_files
 from harness.compare import CompareResult, compare
 from harness.ddl import schema_problems
-from harness.explain.attribute import hints, with_error_causes
 from harness.errors import (
     HarnessError,
     ModelRunError,
@@ -33,6 +32,7 @@ from harness.errors import (
     SpecError,
     first_line,
 )
+from harness.explain.attribute import hints, with_error_causes
 from harness.fixtures import (
     Bundle,
     CheckResult,

@@ -104,9 +104,7 @@ def test_lint_finds_each_plant_feeding_only_its_column(planted: Project) -> None
     assert report is not None
     hql = spec.directory / "premium_bands.hql"
     for column, (rule, text) in PLANTS.items():
-        (finding,) = [
-            f for f in report.findings if f.rule == rule and f.line == _line(hql, text)
-        ]
+        (finding,) = [f for f in report.findings if f.rule == rule and f.line == _line(hql, text)]
         assert finding.feeds == (("premium_bands", column),), (rule, finding.feeds)
 
 
@@ -157,4 +155,4 @@ def test_each_failing_column_is_attributed_to_its_plant(captured: Project, spark
     assert "spark.sql.legacy.timeParserPolicy=LEGACY" in month.setting
     text = outcome.comparison.report()
     assert "why it may differ:" in text
-    assert f"p40 #1: percentile-approx" in text
+    assert "p40 #1: percentile-approx" in text

@@ -14,11 +14,9 @@ are ranked by
    behaviour, so the construct explains a difference; if not, a difference is less likely
    to come from it).
 
-Hints that need no code stay: floating-point noise, whole vs fractional numbers,
-duplicate keys, type changes, and failures where the golden is near zero (with the
-smallest ``atol`` that passes). A run that fails with a Spark error is explained the same
-way by :func:`explain_error`: the findings of the failing statement whose rule's Spark 4
-error it is.
+The hints that need no code (:mod:`harness.explain.numeric`) follow the causes. A run
+that fails with a Spark error is explained the same way by :func:`explain_error`: the
+findings of the failing statement whose rule's Spark 4 error it is.
 """
 
 from __future__ import annotations
@@ -33,13 +31,13 @@ from typing import Any
 
 from harness.explain.catalogue import Rule, load_catalogue
 from harness.explain.findings import Finding, LintReport
+from harness.explain.numeric import FP_NOISE, integral, number, numeric_hints
 from harness.spec import ModelSpec
 from harness.sqltext import statements
 
 log = logging.getLogger(__name__)
 
 MAX_CAUSES = 3  # per column: the report stays readable
-FP_NOISE = 1e-11  # relative differences below this are summation-order noise
 _LINEAGE, _BEYOND, _SYMPTOM, _WEAK, _EMULATED = 8, 2, 4, 1, 1  # evidence weights
 
 
@@ -78,17 +76,6 @@ class Cause:
 # ------------------------------------------------------------------------------ evidence
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
-
-
-def _integral(value: Any) -> bool:
-    number = _number(value)
-    return number is not None and math.isfinite(number) and number.is_integer()
-
-
 def _when(value: Any) -> datetime | None:
     if isinstance(value, str):
         try:
@@ -117,7 +104,7 @@ def symptom_evidence(
 ) -> tuple[int, str]:
     """How well a column's numbers match ``rule``'s symptom: (weight, what was seen)."""
     kind = rule.symptom.kind
-    rel = _number(column.get("max_rel_diff"))
+    rel = number(column.get("max_rel_diff"))
     samples = result.get("samples", {}).get(name, [])
     nulls = column.get("null_mismatches") or 0
     if kind == "relative-drift" and rel is not None:
@@ -141,9 +128,7 @@ def symptom_evidence(
         return 0, ""
     if kind == "integral-vs-fraction":
         pairs = [s for s in samples if s.get("actual") is not None]
-        if pairs and all(
-            _integral(s.get("expected")) != _integral(s.get("actual")) for s in pairs
-        ):
+        if pairs and all(integral(s.get("expected")) != integral(s.get("actual")) for s in pairs):
             return _SYMPTOM, "whole numbers on one side, fractions on the other"
         return 0, ""
     if kind == "row-set":
@@ -377,78 +362,6 @@ def _stops(
     return lines
 
 
-def numeric_hints(result: dict[str, Any]) -> list[str]:
-    """Hints from the shape of the differences alone (no code needed)."""
-    out: list[str] = []
-    for name, col in result.get("columns", {}).items():
-        if not col.get("mismatches"):
-            continue
-        rel = _number(col.get("max_rel_diff"))
-        if rel is not None and 0 < rel < FP_NOISE:
-            out.append(
-                f"{name}: max rel diff {rel:.1e} is floating-point noise (summation "
-                "order differs between engines/partitionings); an rtol of 1e-11 would "
-                "accept it"
-            )
-        samples = result.get("samples", {}).get(name, [])
-        pairs = [s for s in samples if s.get("actual") is not None]
-        if pairs and all(
-            _integral(s.get("expected")) and not _integral(s.get("actual")) for s in pairs
-        ):
-            out.append(
-                f"{name}: golden values are whole numbers, new ones are not — integer "
-                "vs fractional division or a lost CAST"
-            )
-        near_zero = near_zero_hint(name, col, samples)
-        if near_zero:
-            out.append(near_zero)
-    if (result.get("duplicate_keys") or {}).get("actual"):
-        out.append(
-            "duplicate keys in the new output: a join fanned out (duplicate reference "
-            "rows?) or a dedup step behaves differently"
-        )
-    for change in (result.get("schema") or {}).get("type_changes", []):
-        if not change.get("tolerated"):
-            out.append(
-                f"{change['column']}: type {change['expected']} became "
-                f"{change['actual']} — Spark's type coercion differs from Hive's "
-                "(e.g. int/int is DOUBLE, decimal precision)"
-            )
-    return out
-
-
-NEAR_ZERO = 1e-6  # a golden value this small is "near zero" for the atol hint
-
-
-def near_zero_hint(name: str, col: dict[str, Any], samples: list[dict[str, Any]]) -> str:
-    """When every sampled failure sits where the golden is near zero (|golden| below
-    1e-6): the smallest ``atol`` that passes them — exact when the samples hold every
-    failing row, else the column's largest absolute difference (an upper bound)."""
-    numeric = [s for s in samples if _number(s.get("abs_diff")) is not None]
-    if not numeric or len(numeric) != len(samples):
-        return ""
-    if not all(abs(_number(s.get("expected")) or 0.0) < NEAR_ZERO for s in numeric):
-        return ""
-    complete = len(numeric) >= (col.get("mismatches") or 0)
-    worst = max(_number(s["abs_diff"]) or 0.0 for s in numeric)
-    bound = worst if complete else _number(col.get("max_abs_diff"))
-    if bound is None or not math.isfinite(bound) or bound <= 0:
-        return ""
-    atol = _round_up(bound)
-    how = "passes every failing row" if complete else "would pass them (an upper bound)"
-    return (
-        f"{name}: the failures sit where the golden is near zero (|golden| < {NEAR_ZERO:g}), "
-        f"where a relative tolerance cannot hold; atol: {atol:.1e} {how}"
-    )
-
-
-def _round_up(value: float) -> float:
-    """``value`` rounded up to two significant digits (an atol that still passes it)."""
-    exponent = math.floor(math.log10(value)) - 1
-    step = 10.0**exponent
-    return math.ceil(value / step - 1e-9) * step
-
-
 # ----------------------------------------------------------------------- failed runs
 
 _STATEMENT = re.compile(r"^(?P<file>.+?): statement (?P<n>\d+) failed")
@@ -505,9 +418,11 @@ def with_error_causes(spec: ModelSpec, message: str) -> str:
     if not causes:
         return message
     top = causes[0]
-    more = f" (or {', '.join(f'{c.file.name}:{c.line}' for c in causes[1:])})" if len(
-        causes
-    ) > 1 else ""
+    more = (
+        f" (or {', '.join(f'{c.file.name}:{c.line}' for c in causes[1:])})"
+        if len(causes) > 1
+        else ""
+    )
     setting = f"; legacy setting: {top.setting}" if top.setting else ""
     return (
         f"{message} — likely cause: {top.rule} at {top.file.name}:{top.line} "

@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
@@ -115,9 +114,9 @@ class Lineage:
         """Everything that depends on ``node``: (verified, only through a python/r step)."""
         if self._rdeps is None:
             self._rdeps = {}
-            for target, sources in self.deps.items():
+            for dependent, sources in self.deps.items():
                 for source in sources:
-                    self._rdeps.setdefault(source, set()).add(target)
+                    self._rdeps.setdefault(source, set()).add(dependent)
         verified: set[Node] = set()
         beyond: set[Node] = set()
         queue = deque([(node, False)])
@@ -134,7 +133,9 @@ class Lineage:
     def output_columns(self, nodes: set[Node]) -> set[ColumnRef]:
         """The model outputs' columns among ``nodes`` (``*`` for undeclared ones)."""
         return {
-            (t, c) for t, c in nodes if t in self.outputs and c is not None and not t.startswith("§")
+            (t, c)
+            for t, c in nodes
+            if t in self.outputs and c is not None and not t.startswith("§")
         }
 
     def feeds(self, node: Node) -> tuple[set[ColumnRef], set[ColumnRef]]:
@@ -277,6 +278,8 @@ def _statement(lineage: Lineage, known, index: int, statement: SqlStatement) -> 
         _scope(lineage, scope)
     root = scopes[-1]
     root_key = root.expression.meta.get(_TAG)
+    if root_key is None:
+        return None
     cols = _projections(root)
     if isinstance(statement.tree, exp.Insert) and lineage.columns.get(result):
         cols_out = lineage.columns[result]  # INSERT fills the table's columns by position
@@ -294,7 +297,8 @@ def _projections(scope: Scope) -> list[str]:
     expression = scope.expression
     if isinstance(expression, exp.SetOperation):
         expression = expression.find(exp.Select) or expression
-    return [s.alias_or_name.lower() for s in getattr(expression, "selects", [])]
+    selects = expression.selects if isinstance(expression, exp.Select) else []
+    return [s.alias_or_name.lower() for s in selects]
 
 
 def _source_key(scope: Scope, name: str) -> str | None:
@@ -340,7 +344,7 @@ def _scope(lineage: Lineage, scope: Scope) -> None:
         return
     rows: Node = (key, None)
     if isinstance(scope.expression, exp.SetOperation):
-        branches = [s for s in scope.union_scopes if s.expression.meta.get(_TAG)]
+        branches = [s for s in scope.set_operation_scopes if s.expression.meta.get(_TAG)]
         names = _projections(scope)
         for branch in branches:
             bkey = branch.expression.meta[_TAG]
@@ -350,11 +354,13 @@ def _scope(lineage: Lineage, scope: Scope) -> None:
         lineage.columns[key] = names
         return
     select = scope.expression
+    if not isinstance(select, exp.Select):
+        return
     sources: list[Node] = []
-    for name in scope.sources:
-        source = _source_key(scope, name)
-        if source:
-            sources.append((source, None))
+    for alias in scope.sources:
+        source_key = _source_key(scope, alias)
+        if source_key:
+            sources.append((source_key, None))
     for sub in scope.subquery_scopes:
         sub_key = sub.expression.meta.get(_TAG)
         if sub_key:
@@ -380,16 +386,6 @@ def _scope(lineage: Lineage, scope: Scope) -> None:
         lineage.add((key, name), *reads)
     if any(isinstance(p, exp.Star) or p.is_star for p in select.selects):
         # SELECT * over a source whose columns are unknown: each column passes through.
-        for source in sources:
-            lineage.add((key, ANY), source)
+        for read in sources:
+            lineage.add((key, ANY), read)
     lineage.columns[key] = names
-
-
-def describe(node: Node, lineage: Lineage) -> str:
-    """A node for people: ``table.column``, ``rows of table`` (scopes are internal)."""
-    table, column = node
-    return f"rows of {table}" if column is None else f"{table}.{column}"
-
-
-def file_of(stop: Stop, directory: Path) -> Path:
-    return directory / stop.file

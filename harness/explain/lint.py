@@ -121,8 +121,8 @@ def _functions(statement: SqlStatement, names: list[str]) -> Iterator[Hit]:
     ``to_date/2``: a date parsed with a pattern, not a plain conversion)."""
     wanted: dict[str, tuple[str, int]] = {}
     for value in names:
-        name, _, least = value.lower().partition("/")
-        wanted[value] = (name, int(least) if least.isdigit() else 0)
+        fname, _, at_least = value.lower().partition("/")
+        wanted[value] = (fname, int(at_least) if at_least.isdigit() else 0)
     classes = {v: _probe(name) for v, (name, _) in wanted.items()}
     for node in statement.tree.walk():
         if not isinstance(node, exp.Func) or isinstance(node, exp.Cast):
@@ -218,8 +218,10 @@ def _operators(statement: SqlStatement, names: list[str], types: dict[str, str])
             left, right = node.args.get("this"), node.args.get("expression")
             if left is None or right is None:
                 continue
-            if name == "arithmetic" and isinstance(left, exp.Literal) and isinstance(
-                right, exp.Literal
+            if (
+                name == "arithmetic"
+                and isinstance(left, exp.Literal)
+                and isinstance(right, exp.Literal)
             ):
                 continue  # constant folding, no data
             if name == "compare-string-number":
