@@ -130,6 +130,13 @@ def test_a_failed_run_is_explained_by_the_statement_that_failed(tmp_path: Path) 
     (cause,) = explain_error(spec, message, report)
     assert (cause.rule, cause.line) == ("cast-invalid-string", 3)
     assert explain_error(spec, message.replace("CAST_INVALID_INPUT", "OTHER"), report) == []
+    # Statement 2 holds the other cast; a message naming no statement, output or file
+    # blames nothing.
+    (other,) = explain_error(spec, message.replace("statement 3", "statement 2"), report)
+    assert other.line == 2
+    assert explain_error(spec, "[CAST_INVALID_INPUT] somewhere", report) == []
+    producing = "model m failed producing 'out': [CAST_INVALID_INPUT] x"
+    assert [c.line for c in explain_error(spec, producing, report)] == [3]
 
 
 def test_passing_columns_get_no_hints(tmp_path: Path) -> None:

@@ -365,12 +365,25 @@ def _stops(
 # ----------------------------------------------------------------------- failed runs
 
 _STATEMENT = re.compile(r"^(?P<file>.+?): statement (?P<n>\d+) failed")
+_PRODUCING = re.compile(r"failed producing '(?P<output>[^']+)'")
+
+
+def _in_statement(findings: list[Finding], path: Path, n: int) -> list[Finding]:
+    """The findings inside statement ``n`` (1-based, as the runner counts) of ``path``."""
+    try:
+        found = statements(path.read_text())
+    except OSError:
+        return []
+    if not 0 < n <= len(found):
+        return []
+    start, end = found[n - 1].line, found[n].line if n < len(found) else math.inf
+    return [f for f in findings if f.file.resolve() == path.resolve() and start <= f.line < end]
 
 
 def explain_error(spec: ModelSpec, message: str, report: LintReport | None = None) -> list[Cause]:
-    """The findings that can raise the Spark error in ``message`` (a failed model run),
-    from the failing statement when the message names one: rules whose Spark 4 error
-    (their demo's ``spark.error``) the message carries."""
+    """The findings that can raise the Spark error in ``message`` (a failed model run):
+    rules whose Spark 4 error (their demo's ``spark.error``) the message carries, found in
+    the statement, the output or the file the message names (never anywhere else)."""
     report = report if report is not None else lint_report(spec)
     if report is None:
         return []
@@ -384,21 +397,16 @@ def explain_error(spec: ModelSpec, message: str, report: LintReport | None = Non
     }
     candidates = [f for f in report.findings if f.rule in raising]
     match = _STATEMENT.match(message)
+    producing = _PRODUCING.search(message)
     if match:
-        path = Path(match["file"])
-        try:
-            found = statements(path.read_text())
-            n = int(match["n"])
-            start = found[n - 1].line if 0 < n <= len(found) else None
-            end = found[n].line if n < len(found) else math.inf
-        except (OSError, IndexError):
-            start, end = None, math.inf
-        if start is not None:
-            candidates = [
-                f
-                for f in candidates
-                if f.file.resolve() == path.resolve() and start <= f.line < end
-            ]
+        candidates = _in_statement(candidates, Path(match["file"]), int(match["n"]))
+    elif producing:  # a view evaluated when the output is written: what feeds that output
+        output = producing["output"].lower()
+        candidates = [
+            f for f in candidates if any(t == output for t, _ in (*f.feeds, *f.feeds_beyond))
+        ]
+    else:  # a python step's spark.sql: only findings of the file the message names
+        candidates = [f for f in candidates if str(f.file) in message]
     return _rank(
         None,
         [(f, False) for f in candidates],
