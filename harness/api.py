@@ -32,6 +32,7 @@ from harness.errors import (
     SpecError,
     first_line,
 )
+from harness.explain.attribute import hints, with_error_causes
 from harness.fixtures import (
     Bundle,
     CheckResult,
@@ -210,7 +211,10 @@ def run_model(
                 + "; ".join(c.line() for c in errors)
             )
     chosen = platform if isinstance(platform, Platform) else Platform(platform, spec)
-    result: RunResult = run_steps(spark, spec, inputs, platform=chosen)
+    try:
+        result: RunResult = run_steps(spark, spec, inputs, platform=chosen)
+    except ModelRunError as exc:  # name the construct that can raise it, if lint finds one
+        raise ModelRunError(with_error_causes(spec, str(exc))) from None
     outputs, rows_out = dict(result.outputs), {}
     if materialize and sees_local_files(spark):
         # Run the model once, here: the comparison then reads Parquet (and a failing one can
@@ -221,9 +225,8 @@ def run_model(
             try:
                 df.write.mode("overwrite").parquet(str(base / name))
             except Exception as exc:
-                raise ModelRunError(
-                    f"model {spec.name} failed producing '{name}': {first_line(exc)}"
-                ) from None
+                message = f"model {spec.name} failed producing '{name}': {first_line(exc)}"
+                raise ModelRunError(with_error_causes(spec, message)) from None
             outputs[name] = spark.read.parquet(str(base / name))
             rows_out[name] = outputs[name].count()
     return ModelRun(
@@ -300,8 +303,6 @@ def compare_output(
 ) -> OutputComparison:
     """Check one output's declared schema, then compare it with its verified golden.
     ``strict`` drops per-column overrides."""
-    from harness.diagnose import hints
-
     check_declared_schema(run, output)
     ref = GoldenRef(run.spec.name, run.dataset, output)
     golden, manifest = store.read(spark, ref)
@@ -311,7 +312,7 @@ def compare_output(
         kwargs["column_tolerances"] = {}
     result = compare(golden, run.outputs[output], **kwargs)
     changes = fp.changes(manifest["provenance"].get("fingerprint"), run.fingerprint)
-    result.hints = hints(result.to_dict(), run.spec)
+    result.hints = hints(result.to_dict(), run.spec, output)
     return OutputComparison(output, result, manifest, changes, time.perf_counter() - started)
 
 

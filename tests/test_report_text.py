@@ -75,7 +75,8 @@ def test_a_failing_comparison_shows_every_problem() -> None:
         "    small @ id=2: 0.0 -> 0.0",
         "    big @ id=3: 20.0 -> 25.0  (abs diff 5, rel diff 0.25)",
         "    label @ id=4: 'a' -> None",
-        "  hint: look here",
+        "  why it may differ:",
+        "    look here",
     ]
 
 

@@ -9,9 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.explain.sqlsource import NotAnalysed
 from harness.spec import AcceptedFinding
+
+if TYPE_CHECKING:  # lineage imports ColumnRef from here
+    from harness.explain.lineage import Lineage
 
 ColumnRef = tuple[str, str]  # (table or output, column)
 
@@ -30,6 +34,9 @@ class Finding:
     clause: str  # where in the statement: select, where, join, group, having, order, window
     accepted: str = ""  # the spec's reason for accepting it; "" when not accepted
     feeds: tuple[ColumnRef, ...] = ()  # the model outputs' columns it reaches (lineage)
+    # Outputs' columns it reaches only through a python/r step, where lineage stops: a
+    # possible cause there, unverified. Column "*": every column of an undeclared output.
+    feeds_beyond: tuple[ColumnRef, ...] = ()
 
     def covered_by(self, entry: AcceptedFinding, directory: Path) -> bool:
         """True when the spec's ``entry`` (its file relative to the model's ``directory``)
@@ -57,6 +64,7 @@ class LintReport:
     model: str
     findings: list[Finding] = field(default_factory=list)
     not_analysed: list[NotAnalysed] = field(default_factory=list)
+    lineage: Lineage | None = field(default=None, repr=False, compare=False)  # from find()
 
     @property
     def open_findings(self) -> list[Finding]:

@@ -32,14 +32,11 @@ class SqlStatement:
     tree: exp.Expr
 
     def line_of(self, node: exp.Expr) -> int:
-        """The file line of ``node``: its first identifier's, else its nearest ancestor's."""
+        """The file line of ``node``: the first line of a token under it that sqlglot placed
+        (identifiers, literals, some calls), else its nearest ancestor's."""
         current: exp.Expr | None = node
         while current is not None:
-            lines = [
-                n.meta["line"]
-                for n in current.walk()
-                if isinstance(n, exp.Identifier) and "line" in n.meta
-            ]
+            lines = [n.meta["line"] for n in current.walk() if "line" in n.meta]
             if lines:
                 return self.line + min(lines) - 1
             current = current.parent

@@ -354,7 +354,9 @@ def _detail(row: dict[str, Any]) -> str:
     parts.append(_samples(comparison))
     hints = [h for h in _l(comparison.get("hints")) if h]
     if hints:
-        parts.append("<h3>Hints</h3><ul>" + "".join(f"<li>{_e(h)}</li>" for h in hints) + "</ul>")
+        parts.append(
+            "<h3>Why it may differ</h3><ul>" + "".join(f"<li>{_e(h)}</li>" for h in hints) + "</ul>"
+        )
     parts.append(_changes(model))
     if model.data_quality:
         parts.append(

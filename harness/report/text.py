@@ -109,8 +109,10 @@ def format_comparison(result: dict[str, Any], max_examples: int = 5) -> str:
                     f"    {name} @ {_fmt(s.get('key', {}))}: {_fmt(s.get('expected'))}"
                     f" -> {_fmt(s.get('actual'))}{diff}"
                 )
-    for hint in result.get("hints", []):
-        lines.append(f"  hint: {hint}")
+    found = [h for h in result.get("hints", []) if h]
+    if found:  # ranked causes first (harness.explain.attribute), then code-free hints
+        lines.append("  why it may differ:")
+        lines += [f"    {hint}" for hint in found]
     return "\n".join(lines)
 
 

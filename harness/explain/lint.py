@@ -1,0 +1,356 @@
+"""Lint: the catalogue's constructs in a model's SQL, each with file:line and what it feeds.
+
+One detector per ``catalogue.DETECTORS`` kind (``DETECTOR_CHECKS`` is keyed by those names,
+and a test holds the two lists equal); each takes a statement and a rule's values and
+yields the nodes that match. A rule's functions are matched by what sqlglot parses them
+into (its node class, for names sqlglot knows, such as percentile_approx ->
+ApproxQuantile) and by the name the Hive dialect prints, so spellings and aliases the
+parser normalises still match. Hive's ``CAST`` parses as a non-safe ``TryCast``: only an
+explicit ``TRY_CAST`` is safe, and never an ANSI risk.
+
+Each finding names the table its statement creates and the select-list column holding
+the construct (None in a clause: WHERE, JOIN, GROUP BY, HAVING, ORDER BY, which shape
+every row), and the model outputs' columns it feeds, from :mod:`harness.explain.lineage`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+
+from sqlglot import exp, parse_one
+from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.annotate_types import annotate_types
+
+from harness.explain.catalogue import CLAUSES, DETECTORS, OPERATORS, Rule, load_catalogue
+from harness.explain.findings import Finding, LintReport
+from harness.explain.lineage import Lineage, build, statement_target
+from harness.explain.sqlsource import DIALECT, ModelSql, SqlStatement, read_model
+from harness.spec import ModelSpec
+
+Hit = tuple[exp.Expr, str]  # the matching node, and the rule value it matched
+Detector = Callable[[SqlStatement, list[str]], Iterator[Hit]]
+
+_EXPRESSION_CHARS = 100
+# Select arguments -> the clause a construct sits in (anything else in a SELECT: "select").
+_CLAUSE_OF_ARG = {
+    "where": "where",
+    "qualify": "where",
+    "joins": "join",
+    "group": "group",
+    "having": "having",
+    "order": "order",
+    "sort": "order",
+    "cluster": "order",
+    "distribute": "order",
+}
+_RANKING = (
+    exp.RowNumber,
+    exp.Rank,
+    exp.DenseRank,
+    exp.Ntile,
+    exp.Lead,
+    exp.Lag,
+    exp.PercentRank,
+    exp.CumeDist,
+    exp.FirstValue,
+    exp.LastValue,
+    exp.NthValue,
+)
+_STRINGY = {
+    exp.DataType.Type.TEXT,
+    exp.DataType.Type.VARCHAR,
+    exp.DataType.Type.CHAR,
+    exp.DataType.Type.UNKNOWN,
+    exp.DataType.Type.NULL,
+}
+
+
+# ---------------------------------------------------------------------------- functions
+
+
+def printed_name(node: exp.Expr) -> str:
+    """The function name a call prints as in Hive SQL (``TO_DATE`` for TsOrDsToDate...)."""
+    if isinstance(node, exp.Anonymous):
+        return str(node.name).lower()
+    text = node.sql(DIALECT)
+    head = text.split("(", 1)[0].strip()
+    return head.lower() if "(" in text and head.replace("_", "").isalnum() else ""
+
+
+@functools.cache
+def _probe(name: str) -> type[exp.Expr] | None:
+    """The node class sqlglot parses ``name(...)`` into, if it is not Anonymous."""
+    for args in ("x", "x, y", ""):
+        try:
+            tree = parse_one(f"SELECT {name}({args})", read=DIALECT)
+        except SqlglotError:
+            continue
+        call = tree.selects[0] if isinstance(tree, exp.Select) and tree.selects else None
+        if isinstance(call, exp.Func) and not isinstance(call, exp.Anonymous):
+            return type(call)
+    return None
+
+
+def arity(node: exp.Expr) -> int:
+    """How many arguments a call prints with in Hive SQL (defaults the parser fills in, such
+    as FROM_UNIXTIME's format, print only when written)."""
+    text = node.sql(DIALECT)
+    start = text.find("(")
+    if start < 0 or text[start + 1 :].lstrip().startswith(")"):
+        return 0
+    depth, quote, count = 0, "", 1
+    for ch in text[start + 1 :]:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"`":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            if depth == 0:
+                break
+            depth -= 1
+        elif ch == "," and depth == 0:
+            count += 1
+    return count
+
+
+def _functions(statement: SqlStatement, names: list[str]) -> Iterator[Hit]:
+    """Calls of ``names``; ``name/n`` matches only calls with at least n arguments (e.g.
+    ``to_date/2``: a date parsed with a pattern, not a plain conversion)."""
+    wanted: dict[str, tuple[str, int]] = {}
+    for value in names:
+        fname, _, at_least = value.lower().partition("/")
+        wanted[value] = (fname, int(at_least) if at_least.isdigit() else 0)
+    classes = {v: _probe(name) for v, (name, _) in wanted.items()}
+    for node in statement.tree.walk():
+        if not isinstance(node, exp.Func) or isinstance(node, exp.Cast):
+            continue
+        printed = printed_name(node)
+        for value, (name, least) in wanted.items():
+            cls = classes[value]
+            if (printed == name or (cls is not None and type(node) is cls)) and arity(
+                node
+            ) >= least:
+                yield node, value
+                break
+
+
+# -------------------------------------------------------------------------------- casts
+
+
+def is_ansi_cast(node: exp.Expr) -> bool:
+    """A CAST that Spark's ANSI mode can fail: not an explicit TRY_CAST."""
+    if isinstance(node, exp.TryCast):
+        return not node.args.get("safe")
+    return isinstance(node, exp.Cast)
+
+
+def _type_name(data_type: exp.Expr | None) -> str:
+    return "" if data_type is None else data_type.sql(DIALECT).split("(", 1)[0].strip().lower()
+
+
+def _maybe_string(node: exp.Expr) -> bool:
+    """Whether ``node`` may be a string: its type is unknown or textual."""
+    try:
+        typed = annotate_types(node.copy(), dialect=DIALECT)
+    except (SqlglotError, KeyError, ValueError, TypeError):
+        return True
+    data_type = typed.type
+    return data_type is None or data_type.this in _STRINGY
+
+
+def _casts(statement: SqlStatement, types: list[str]) -> Iterator[Hit]:
+    """CAST(... AS t) for t in ``types`` ("any" for every type; "string->t" only when the
+    operand may be a string: its type is textual or unknown)."""
+    for node in statement.tree.find_all(exp.Cast):
+        if not is_ansi_cast(node):
+            continue
+        target = _type_name(node.args.get("to"))
+        for value in types:
+            source, _, to = value.lower().rpartition("->")
+            if to not in ("any", target):
+                continue
+            if source == "string" and not _maybe_string(node.this):
+                continue
+            yield node, value
+            break
+
+
+# ---------------------------------------------------------------------------- operators
+
+
+def _numeric(node: exp.Expr, types: dict[str, str]) -> bool | None:
+    """True/False when ``node`` is known to be a number / a string; None when unknown."""
+    if isinstance(node, exp.Literal):
+        return not node.is_string
+    if isinstance(node, exp.Column):
+        known = types.get(node.name.lower())
+        if known is None:
+            return None
+        return known.split("(")[0].lower() in _NUMERIC_TYPES
+    try:
+        data_type = annotate_types(node.copy(), dialect=DIALECT).type
+    except (SqlglotError, KeyError, ValueError, TypeError):
+        return None
+    if data_type is None or data_type.this in (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL):
+        return None
+    if data_type.this in exp.DataType.NUMERIC_TYPES:
+        return True
+    return False if data_type.this in _STRINGY else None
+
+
+_NUMERIC_TYPES = {"tinyint", "smallint", "int", "integer", "bigint", "float", "double", "decimal"}
+_OPERATOR_NODES: dict[str, tuple[type[exp.Expr], ...]] = {
+    "divide": (exp.Div,),
+    "int-divide": (exp.IntDiv,),
+    "modulo": (exp.Mod,),
+    "arithmetic": (exp.Add, exp.Sub, exp.Mul),
+    "compare-string-number": (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE),
+}
+assert set(_OPERATOR_NODES) == set(OPERATORS), "one node set per catalogue operator"
+
+
+def _operators(statement: SqlStatement, names: list[str], types: dict[str, str]) -> Iterator[Hit]:
+    for name in names:
+        for node in statement.tree.find_all(*_OPERATOR_NODES[name]):
+            left, right = node.args.get("this"), node.args.get("expression")
+            if left is None or right is None:
+                continue
+            if (
+                name == "arithmetic"
+                and isinstance(left, exp.Literal)
+                and isinstance(right, exp.Literal)
+            ):
+                continue  # constant folding, no data
+            if name == "compare-string-number":
+                kinds = {_numeric(left, types), _numeric(right, types)}
+                if kinds != {True, False}:
+                    continue
+            yield node, name
+
+
+# ------------------------------------------------------------------------------ clauses
+
+
+def _clauses(statement: SqlStatement, names: list[str]) -> Iterator[Hit]:
+    for name in names:
+        if name == "window-ranking":
+            for window in statement.tree.find_all(exp.Window):
+                if isinstance(window.this, _RANKING) and window.args.get("order"):
+                    yield window, name
+        elif name == "limit-without-order":
+            for select in statement.tree.find_all(exp.Select):
+                if select.args.get("limit") and not select.args.get("order"):
+                    yield select.args["limit"], name
+
+
+assert {"window-ranking", "limit-without-order"} == set(CLAUSES), "one check per clause"
+
+
+# ----------------------------------------------------------------------------- registry
+
+
+def detector_checks(types: dict[str, str]) -> dict[str, Detector]:
+    """The check behind each ``DETECTORS`` kind (``types``: column name -> type, where one
+    name has one type across the model's known tables)."""
+    return {
+        "functions": _functions,
+        "casts": _casts,
+        "operators": lambda statement, values: _operators(statement, values, types),
+        "clauses": _clauses,
+    }
+
+
+DETECTOR_KINDS = tuple(detector_checks({}))
+assert DETECTOR_KINDS == DETECTORS, "one check per catalogue detector, in its order"
+
+
+def place(node: exp.Expr) -> tuple[exp.Expr | None, str | None, str]:
+    """Where ``node`` sits: its innermost SELECT, the select-list column holding it (None in
+    a clause) and the clause (select, where, join, group, having, order, window)."""
+    in_window = isinstance(node, exp.Window)
+    child, parent = node, node.parent
+    while parent is not None:
+        if isinstance(parent, exp.Window) and child.arg_key in ("partition_by", "order"):
+            in_window = True
+        if isinstance(parent, exp.Select):
+            key = child.arg_key
+            if key == "expressions":
+                column = child.alias_or_name or None
+                return parent, column, "window" if in_window else "select"
+            if key in _CLAUSE_OF_ARG:
+                return parent, None, _CLAUSE_OF_ARG[key]
+            if key == "limit":
+                return parent, None, "order"
+            return parent, None, "select"
+        child, parent = parent, parent.parent
+    return None, None, "select"
+
+
+def _short(node: exp.Expr) -> str:
+    text = " ".join(node.sql(DIALECT).split())
+    return text if len(text) <= _EXPRESSION_CHARS else text[: _EXPRESSION_CHARS - 3] + "..."
+
+
+def _column_types(schemas: dict[str, list[tuple[str, str]]]) -> dict[str, str]:
+    seen: dict[str, set[str]] = {}
+    for cols in schemas.values():
+        for name, data_type in cols:
+            seen.setdefault(name, set()).add(data_type)
+    return {name: next(iter(t)) for name, t in seen.items() if len(t) == 1}
+
+
+def find(
+    spec: ModelSpec,
+    sql: ModelSql | None = None,
+    catalogue: dict[str, Rule] | None = None,
+    *,
+    schemas: dict[str, list[tuple[str, str]]] | None = None,
+) -> LintReport:
+    """Every catalogue construct in ``spec``'s SQL, with the output columns it feeds, and
+    what could not be analysed. ``schemas`` (input -> columns) defaults to the fixtures'."""
+    from harness.explain.lineage import input_schemas
+
+    sql = sql if sql is not None else read_model(spec)
+    rules = catalogue if catalogue is not None else load_catalogue()
+    schemas = schemas if schemas is not None else input_schemas(spec)
+    lineage = build(spec, sql, schemas)
+    checks = detector_checks(_column_types(schemas))
+    report = LintReport(spec.name, not_analysed=list(sql.not_analysed), lineage=lineage)
+    for statement in sql.statements:
+        table = statement_target(statement.tree)
+        seen: set[tuple[str, int]] = set()
+        for rule in rules.values():
+            for kind, values in rule.detect.items():
+                for node, _value in checks[kind](statement, list(values)):
+                    if (rule.id, id(node)) in seen:
+                        continue
+                    seen.add((rule.id, id(node)))
+                    report.findings.append(_finding(rule, statement, table, node, lineage))
+    report.findings.sort(key=lambda f: (str(f.file), f.line, f.rule, f.expression))
+    return report
+
+
+def _finding(
+    rule: Rule, statement: SqlStatement, table: str | None, node: exp.Expr, lineage: Lineage
+) -> Finding:
+    select, column, clause = place(node)
+    feeds: set[tuple[str, str]] = set()
+    beyond: set[tuple[str, str]] = set()
+    graph_node = Lineage.scope_node(select, column) if select is not None else None
+    if graph_node is not None:
+        feeds, beyond = lineage.feeds(graph_node)
+    return Finding(
+        rule=rule.id,
+        step=statement.step,
+        file=statement.file,
+        line=statement.line_of(node),
+        expression=_short(node),
+        table=table,
+        column=column.lower() if column else None,
+        clause=clause,
+        feeds=tuple(sorted(feeds)),
+        feeds_beyond=tuple(sorted(beyond)),
+    )
