@@ -84,8 +84,8 @@ def _probe(name: str) -> type[exp.Expr] | None:
     for args in ("x", "x, y", ""):
         try:
             tree = parse_one(f"SELECT {name}({args})", read=DIALECT)
-        except SqlglotError:
-            continue
+        except (SqlglotError, IndexError, ValueError, TypeError):
+            continue  # sqlglot's builders assume their arity (MAP wants pairs)
         call = tree.selects[0] if isinstance(tree, exp.Select) and tree.selects else None
         if isinstance(call, exp.Func) and not isinstance(call, exp.Anonymous):
             return type(call)
