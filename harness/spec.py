@@ -41,6 +41,7 @@ _TOP_FIELDS = {
     "datasets",
     "legacy",
     "notes",
+    "determinism",
 }
 _REQUIRED_TOP = {"name", "team", "description", "steps", "inputs", "outputs"}
 _STEP_FIELDS = {"sql", "python", "r", "inputs", "produces", "group_by", "name", "parameters"}
@@ -125,6 +126,7 @@ class ModelSpec:
     legacy_conf: dict[str, str] = field(default_factory=dict)
     owner: str = ""
     notes: str = ""
+    determinism: bool = False  # the nightly also runs the determinism check on it
 
     @property
     def spec_path(self) -> Path:
@@ -357,6 +359,9 @@ def load_spec(path: Path | str) -> ModelSpec:
         check_choice(SpecError, path, "datasets", ds, DATASETS, "dataset") for ds in wanted
     )
     legacy = _check_fields(path, "legacy", data.get("legacy") or {}, _LEGACY_FIELDS)
+    determinism = data.get("determinism", False)
+    if not isinstance(determinism, bool):
+        raise _fail(path, "determinism", f"must be true or false, got {determinism!r}")
 
     known = set(inputs)
     for step in steps:
@@ -383,6 +388,7 @@ def load_spec(path: Path | str) -> ModelSpec:
         legacy_conf={str(k): str(v) for k, v in (legacy.get("conf") or {}).items()},
         owner=str(data.get("owner", "")),
         notes=str(data.get("notes", "")),
+        determinism=determinism,
     )
 
 

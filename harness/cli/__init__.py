@@ -8,6 +8,7 @@ Commands:
     harness nightly --out DIR                  the parity job: data, goldens, all models
     harness fixtures sample|release NAME/VER   build a sample, freeze a bundle version
     harness golden import|history|restore      legacy exports, versions, rollbacks
+    harness determinism MODEL                  same inputs, other physical plans: same outputs?
 
 Each command group is a module here with ``register(subparsers)``; a new command is a new
 module added to ``COMMAND_MODULES``.
@@ -19,10 +20,10 @@ import argparse
 import sys
 
 from harness import api
-from harness.cli import data, models, nightly
+from harness.cli import data, determinism, models, nightly
 from harness.errors import HarnessError
 
-COMMAND_MODULES = (models, data, nightly)
+COMMAND_MODULES = (models, data, nightly, determinism)
 
 
 def build_parser() -> argparse.ArgumentParser:

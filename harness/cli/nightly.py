@@ -65,6 +65,8 @@ def cmd_nightly(args: argparse.Namespace, project: api.Project) -> int:
         "-q",
         "--harness-backend",
         args.backend,
+        "--harness-determinism",  # for the models whose spec says determinism: true
+        "spec",
     ]
     if args.workers != "0":
         cmd += ["-n", args.workers]
