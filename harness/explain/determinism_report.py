@@ -139,7 +139,8 @@ class DeterminismReport:
         return self.status == NONDETERMINISTIC
 
     def nondeterministic_columns(self) -> dict[str, list[str]]:
-        """Output -> its columns that differ beyond its tolerances (any plan)."""
+        """Each nondeterministic output (any plan) -> its columns that differ; [] when only
+        its row set does. What attribution asks before blaming the migration for a column."""
         found: dict[str, list[str]] = {}
         for o in self.outputs:
             if o.status == NONDETERMINISTIC:
