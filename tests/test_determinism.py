@@ -269,3 +269,9 @@ def test_an_unknown_plan_is_one_line(spark, proj: Path) -> None:
     project = api.Project.find(proj)
     with pytest.raises(HarnessError, match="unknown determinism plan 'shuffled'"):
         det.check(spark, project, project.model("adoption_rate"), variants=("shuffled",))
+
+
+def test_the_reference_is_no_variant_of_itself() -> None:
+    assert det.variant_named("scattered").layout == "scattered"
+    with pytest.raises(HarnessError, match="unknown determinism plan 'reference'"):
+        det.variant_named("reference")

@@ -19,6 +19,7 @@ numbers, within the output's own tolerances (floating sums added in another orde
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -108,8 +109,9 @@ DEFAULT_VARIANTS = ("reshaped",)  # what a check runs against the reference by d
 LINEAGE_MISSING = "lineage not available (harness.explain.lineage is not in this checkout)"
 
 
-def plan_named(name: str) -> Plan:
-    for plan in PLANS:
+def variant_named(name: str) -> Plan:
+    """The plan ``name`` among those a run is compared with (not the reference itself)."""
+    for plan in PLANS[1:]:
         if plan.name == name:
             return plan
     raise HarnessError(
@@ -198,7 +200,8 @@ def _drop(spark: SparkSession, spec: ModelSpec, plans: Sequence[Plan]) -> None:
     database = api.scratch_database(spark)
     for plan in plans:
         for output in spec.outputs:
-            spark.sql(f"DROP TABLE IF EXISTS `{database}`.`{_table(spec, plan, output)}`")
+            with contextlib.suppress(Exception):  # never hide the error that ended a check
+                spark.sql(f"DROP TABLE IF EXISTS `{database}`.`{_table(spec, plan, output)}`")
 
 
 def compare_runs(
@@ -277,7 +280,7 @@ def check(
 ) -> DeterminismReport:
     """Run ``spec`` under the reference plan and each of ``variants``; compare every output
     of each variant's run with the reference run's, exactly."""
-    reference, others = PLANS[0], [plan_named(v) for v in variants]
+    reference, others = PLANS[0], [variant_named(v) for v in variants]
     if not others:
         raise HarnessError("determinism check: name at least one plan to compare with")
     chosen = Platform(platform, spec)
