@@ -6,6 +6,7 @@ For each model x dataset the plugin generates readable test ids::
     suites/adoption_rate/model.yaml::adoption_rate::sample-rates-schema
     suites/adoption_rate/model.yaml::adoption_rate::sample-rates-keys
     suites/adoption_rate/model.yaml::adoption_rate::sample-rates-values
+    suites/adoption_rate/model.yaml::adoption_rate::sample-determinism   (--harness-determinism)
 
 so ``-k adoption_rate``, ``-k full`` and ``-k rates`` select the obvious tests. A model
 runs once per model x dataset per session however many tests use it, and all of a
@@ -232,6 +233,16 @@ class ParityFailure(AssertionError):
     """An output differs from its golden; the message is the readable report."""
 
 
+class NondeterminismFailure(AssertionError):
+    """A model's outputs differ between two runs on the same inputs; the message says where."""
+
+
+def checks_determinism(config: pytest.Config, spec: ModelSpec) -> bool:
+    """``--harness-determinism all``, or ``spec`` and the model's spec asks for it."""
+    chosen = _opt(config, "determinism")
+    return chosen == "all" or (chosen == "spec" and spec.determinism)
+
+
 # ------------------------------------------------------------------------- collection
 
 
@@ -280,13 +291,23 @@ class ModelSuite(pytest.Collector):
                         output=output,
                         aspect=aspect,
                     )
+            if checks_determinism(self.config, self.spec):  # last: it reruns the model twice
+                yield ModelItem.from_parent(
+                    self,
+                    name=f"{dataset}-determinism",
+                    spec=self.spec,
+                    dataset=dataset,
+                    output=None,
+                    aspect="determinism",
+                )
 
 
 class ModelItem(pytest.Item):
     def __init__(self, *, spec: ModelSpec, dataset: str, output: str | None, aspect: str, **kwargs):
         super().__init__(**kwargs)
         self.spec = spec
-        self.dataset, self.output, self.aspect = dataset, output, aspect  # output None: "inputs"
+        # output None: the "inputs" and "determinism" items
+        self.dataset, self.output, self.aspect = dataset, output, aspect
         self.add_marker(pytest.mark.xdist_group(spec.name))
         self.add_marker(pytest.mark.harness)
         if dataset == "full":
@@ -298,6 +319,9 @@ class ModelItem(pytest.Item):
 
     def runtest(self) -> None:
         state = self.config.stash[STATE]
+        if self.aspect == "determinism":
+            self._check_determinism(state)
+            return
         if self.output is None:  # the "inputs" item
             run = state.run(self.model, self.dataset)
             warned = [c.line() for c in run.checks if not c.ok]
@@ -326,8 +350,17 @@ class ModelItem(pytest.Item):
                 f"differ from the golden\n{text}"
             )
 
+    def _check_determinism(self, state: HarnessState) -> None:
+        from harness.explain.determinism import WITHIN_TOLERANCE, check
+
+        report = check(state.spark, state.project, self.spec, self.dataset, scale=state.scale())
+        if report.failed:
+            raise NondeterminismFailure(report.text())
+        if report.status == WITHIN_TOLERANCE:
+            self.user_properties.append(("determinism", report.text()))
+
     def repr_failure(self, excinfo, style=None):
-        if isinstance(excinfo.value, (HarnessError, ParityFailure)):
+        if isinstance(excinfo.value, (HarnessError, ParityFailure, NondeterminismFailure)):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style)
 

@@ -48,7 +48,15 @@ OPTIONS: dict[str, dict[str, Any]] = {
     },
     "remote": {"default": None, "help": "Spark Connect URL sc://host:port"},
     "databricks-profile": {"default": None, "help": "~/.databrickscfg profile"},
+    "determinism": {
+        "default": None,
+        "choices": ("all", "spec"),
+        "help": "also check each model's determinism (harness.explain.determinism): all "
+        "models, or those whose spec says 'determinism: true' (the nightly's choice)",
+    },
 }
+# Options born with the prefix: no old spelling to keep.
+NO_OLD_SPELLING = frozenset({"determinism"})
 
 
 class HarnessDeprecationWarning(pytest.PytestWarning):
@@ -64,6 +72,8 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("harness", "model-migration parity harness")
     for name, kwargs in OPTIONS.items():
         group.addoption(f"--{PREFIX}{name}", dest=_dest(name), **kwargs)
+        if name in NO_OLD_SPELLING:
+            continue
         old = {k: v for k, v in kwargs.items() if k not in ("default", "help")}
         group.addoption(
             f"--{name}",

@@ -42,6 +42,7 @@ _TOP_FIELDS = {
     "legacy",
     "notes",
     "accepted",
+    "determinism",
 }
 _REQUIRED_TOP = {"name", "team", "description", "steps", "inputs", "outputs"}
 _STEP_FIELDS = {"sql", "python", "r", "inputs", "produces", "group_by", "name", "parameters"}
@@ -141,6 +142,7 @@ class ModelSpec:
     owner: str = ""
     notes: str = ""
     accepted: tuple[AcceptedFinding, ...] = ()
+    determinism: bool = False  # the nightly also runs the determinism check on it
 
     @property
     def spec_path(self) -> Path:
@@ -414,6 +416,9 @@ def load_spec(path: Path | str) -> ModelSpec:
         check_choice(SpecError, path, "datasets", ds, DATASETS, "dataset") for ds in wanted
     )
     legacy = _check_fields(path, "legacy", data.get("legacy") or {}, _LEGACY_FIELDS)
+    determinism = data.get("determinism", False)
+    if not isinstance(determinism, bool):
+        raise _fail(path, "determinism", f"must be true or false, got {determinism!r}")
 
     known = set(inputs)
     for step in steps:
@@ -441,6 +446,7 @@ def load_spec(path: Path | str) -> ModelSpec:
         owner=str(data.get("owner", "")),
         notes=str(data.get("notes", "")),
         accepted=_parse_accepted(path, data.get("accepted"), steps),
+        determinism=determinism,
     )
 
 

@@ -10,11 +10,21 @@ import pytest
 from comparisons import column, comparison, key_diff
 
 from harness.explain.attribute import attribute, explain_error, hints
+from harness.explain.catalogue import load_catalogue
+from harness.explain.findings import LintReport
 from harness.explain.lint import find
 from harness.explain.numeric import near_zero_hint
 from harness.spec import InputSpec, ModelSpec, OutputSpec, StepSpec
 
 SCHEMAS = {"t": [("id", "bigint"), ("x", "double"), ("s", "string")]}
+# The rules these tests plant: the whole catalogue would also (rightly) flag avg() as a float
+# sum and pmod() as a division, which would blur what each test is about.
+PLANTED = ("percentile-approx", "hash-function", "datetime-parser-policy", "cast-invalid-string")
+RULES = {rule_id: load_catalogue()[rule_id] for rule_id in PLANTED}
+
+
+def lint(spec: ModelSpec) -> LintReport:
+    return find(spec, schemas=SCHEMAS, catalogue=RULES)
 
 
 def model(tmp_path: Path, sql: str, *, r_step: bool = False) -> ModelSpec:
@@ -38,7 +48,7 @@ def model(tmp_path: Path, sql: str, *, r_step: bool = False) -> ModelSpec:
 
 
 def explain(spec: ModelSpec, result, output: str = "out") -> list:
-    return attribute(result.to_dict(), spec, output, find(spec, schemas=SCHEMAS))
+    return attribute(result.to_dict(), spec, output, lint(spec))
 
 
 SQL = """CREATE TABLE out AS
@@ -64,9 +74,16 @@ def test_a_column_is_only_blamed_on_what_it_derives_from(tmp_path: Path) -> None
     assert cause.expression == "PERCENTILE_APPROX(x, 0.5)"
     assert "max rel diff 1.0e-04 is in the rule's drift band" in cause.evidence
     assert "hive_percentile_approx" in cause.setting
-    lines = hints(result.to_dict(), spec, "out", find(spec, schemas=SCHEMAS))
+    lines = hints(result.to_dict(), spec, "out", lint(spec))
     assert lines[0].startswith("p #1: percentile-approx (")
     assert "a: no catalogue construct on its lineage" in lines
+
+
+def test_the_whole_catalogue_also_names_the_float_sum(tmp_path: Path) -> None:
+    spec = model(tmp_path, SQL)
+    result = comparison(column("a", mismatches=3, max_rel=1e-15))
+    causes = attribute(result.to_dict(), spec, "out", find(spec, schemas=SCHEMAS))
+    assert [(c.column, c.rule, c.line) for c in causes] == [("a", "float-sum-order", 4)]
 
 
 def test_without_the_model_only_code_free_hints_remain() -> None:
@@ -109,7 +126,7 @@ def test_a_filter_shapes_every_column_and_the_keys(tmp_path: Path) -> None:
 
 def test_lineage_stops_at_an_r_step(tmp_path: Path) -> None:
     spec = model(tmp_path, SQL, r_step=True)
-    report = find(spec, schemas=SCHEMAS)
+    report = lint(spec)
     result = comparison(column("p", mismatches=1, max_rel=1e-3)).to_dict()
     causes = attribute(result, spec, "scores", report)
     assert {c.rule for c in causes} == {"percentile-approx", "datetime-parser-policy"}
@@ -125,7 +142,7 @@ def test_a_failed_run_is_explained_by_the_statement_that_failed(tmp_path: Path) 
         "SET x=1;\nCREATE TABLE a AS SELECT CAST(s AS INT) AS n FROM t;\n"
         "CREATE TABLE out AS SELECT CAST(s AS DOUBLE) AS v FROM t;\n",
     )
-    report = find(spec, schemas=SCHEMAS)
+    report = lint(spec)
     message = f"{tmp_path / 'm.hql'}: statement 3 failed (spark platform): [CAST_INVALID_INPUT] x"
     (cause,) = explain_error(spec, message, report)
     assert (cause.rule, cause.line) == ("cast-invalid-string", 3)
@@ -142,7 +159,7 @@ def test_a_failed_run_is_explained_by_the_statement_that_failed(tmp_path: Path) 
 def test_passing_columns_get_no_hints(tmp_path: Path) -> None:
     spec = model(tmp_path, SQL)
     result = comparison(column("p", mismatches=0, max_rel=3e-13, nulls=5)).to_dict()
-    assert hints(result, spec, "out", find(spec, schemas=SCHEMAS)) == []
+    assert hints(result, spec, "out", lint(spec)) == []
 
 
 def test_tiny_drift_is_floating_point_noise_with_or_without_code() -> None:

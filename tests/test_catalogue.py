@@ -137,13 +137,17 @@ def test_rule_demo(spark, platforms: dict[str, Platform], rule_id: str) -> None:
 # ------------------------------------------------------------------------------ validation
 
 
+DATA_RULES = ("calendar-rebase",)  # rules lint cannot find in SQL, by design
+
+
 def test_catalogue_covers_the_issue() -> None:
     """At least 27 rules, each with its fields filled in, every symptom kind known."""
     assert len(RULES) >= 27
     for rule in RULES.values():
         assert rule.symptom.kind in SYMPTOMS
         assert rule.title and rule.differs and rule.fix and rule.reference
-        assert rule.detect, f"{rule.id}: nothing to detect"
+        if not rule.detect:  # a property of the data, which no SQL shows
+            assert rule.id in DATA_RULES, f"{rule.id}: nothing to detect"
         assert rule.emulated or rule.legacy_note, f"{rule.id}: say why it is not emulated"
 
 

@@ -71,6 +71,8 @@ def cmd_nightly(args: argparse.Namespace, project: api.Project) -> int:
         "-q",
         "--harness-backend",
         args.backend,
+        "--harness-determinism",  # for the models whose spec says determinism: true
+        "spec",
     ]
     if args.remote:
         cmd += ["--harness-remote", args.remote]
