@@ -206,11 +206,7 @@ def load_bundle(root: Path, name: str, version: str, *, require_sample: bool = T
             else f"no fixture '{name}' under {root}"
         )
         raise FixtureError(f"{spec_path}: fixture bundle {name}@{version} not found ({hint})")
-    try:
-        raw = yaml.safe_load(spec_path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise FixtureError(f"{spec_path}: not valid YAML: {exc}") from None
-    check_fields(FixtureError, spec_path, "top level", raw, _FIELDS)
+    raw = _read_bundle_file(spec_path)
     released = bool(raw.get("released", False))
     manifest_path = directory / MANIFEST_FILE
     digest = ""
@@ -285,16 +281,21 @@ def load_bundle(root: Path, name: str, version: str, *, require_sample: bool = T
     )
 
 
+def _read_bundle_file(spec_path: Path) -> dict[str, Any]:
+    """A bundle's fixture.yaml as a mapping of known fields (one error line otherwise)."""
+    try:
+        raw = yaml.safe_load(spec_path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise FixtureError(f"{spec_path}: not valid YAML: {exc}") from None
+    return check_fields(FixtureError, spec_path, "top level", raw, _FIELDS)
+
+
 def release(bundle_dir: Path) -> dict[str, str]:
     """Write the manifest of a bundle and mark it released (from then on, immutable)."""
     spec_path = bundle_dir / BUNDLE_FILE
     if not spec_path.is_file():
         raise FixtureError(f"{spec_path}: no fixture bundle here to release")
-    try:
-        raw = yaml.safe_load(spec_path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise FixtureError(f"{spec_path}: not valid YAML: {exc}") from None
-    check_fields(FixtureError, spec_path, "top level", raw, _FIELDS)
+    raw = _read_bundle_file(spec_path)
     schema_columns(spec_path, raw.get("schema"))  # a bundle is released only if it loads
     if not raw.get("released"):
         text = spec_path.read_text().rstrip("\n") + "\nreleased: true\n"

@@ -270,36 +270,25 @@ class ModelSuite(pytest.Collector):
         self.spec = spec
 
     def collect(self):
+        def item(dataset: str, name: str, output: str | None, aspect: str) -> ModelItem:
+            return ModelItem.from_parent(
+                self,
+                name=f"{dataset}-{name}",
+                spec=self.spec,
+                dataset=dataset,
+                output=output,
+                aspect=aspect,
+            )
+
         for dataset in datasets_of(self.config):
             if dataset not in self.spec.datasets:
                 continue
-            yield ModelItem.from_parent(
-                self,
-                name=f"{dataset}-inputs",
-                spec=self.spec,
-                dataset=dataset,
-                output=None,
-                aspect="inputs",
-            )
+            yield item(dataset, "inputs", None, "inputs")
             for output in self.spec.outputs:
                 for aspect in ASPECTS:
-                    yield ModelItem.from_parent(
-                        self,
-                        name=f"{dataset}-{output}-{aspect}",
-                        spec=self.spec,
-                        dataset=dataset,
-                        output=output,
-                        aspect=aspect,
-                    )
+                    yield item(dataset, f"{output}-{aspect}", output, aspect)
             if checks_determinism(self.config, self.spec):  # last: it reruns the model twice
-                yield ModelItem.from_parent(
-                    self,
-                    name=f"{dataset}-determinism",
-                    spec=self.spec,
-                    dataset=dataset,
-                    output=None,
-                    aspect="determinism",
-                )
+                yield item(dataset, "determinism", None, "determinism")
 
 
 class ModelItem(pytest.Item):

@@ -93,6 +93,23 @@ class Lineage:
     # -- walking
     def upstream(self, node: Node) -> tuple[set[Node], set[Node], list[Stop]]:
         """Everything ``node`` depends on: (verified, beyond a python/r step, the stops)."""
+        return self._walk(node, self.deps)
+
+    def downstream(self, node: Node) -> tuple[set[Node], set[Node]]:
+        """Everything that depends on ``node``: (verified, only through a python/r step)."""
+        if self._rdeps is None:
+            self._rdeps = {}
+            for dependent, sources in self.deps.items():
+                for source in sources:
+                    self._rdeps.setdefault(source, set()).add(dependent)
+        verified, beyond, _ = self._walk(node, self._rdeps)
+        return verified, beyond
+
+    def _walk(
+        self, node: Node, edges: dict[Node, set[Node]]
+    ) -> tuple[set[Node], set[Node], list[Stop]]:
+        """Breadth-first along ``edges`` from ``node``; a step past a table a python/r step
+        made leads "beyond" (unverified), and that step is one of the stops."""
         verified: set[Node] = set()
         beyond: set[Node] = set()
         stops: list[Stop] = []
@@ -106,29 +123,9 @@ class Lineage:
             crossing = current[0] in self.stops
             if crossing and self.stops[current[0]] not in stops:
                 stops.append(self.stops[current[0]])
-            for dep in self.deps.get(current, ()):
+            for dep in edges.get(current, ()):
                 queue.append((dep, past or crossing))
         return verified, beyond - verified, stops
-
-    def downstream(self, node: Node) -> tuple[set[Node], set[Node]]:
-        """Everything that depends on ``node``: (verified, only through a python/r step)."""
-        if self._rdeps is None:
-            self._rdeps = {}
-            for dependent, sources in self.deps.items():
-                for source in sources:
-                    self._rdeps.setdefault(source, set()).add(dependent)
-        verified: set[Node] = set()
-        beyond: set[Node] = set()
-        queue = deque([(node, False)])
-        while queue:
-            current, past = queue.popleft()
-            target = beyond if past else verified
-            if current in target:
-                continue
-            target.add(current)
-            for dep in self._rdeps.get(current, ()):
-                queue.append((dep, past or current[0] in self.stops))
-        return verified, beyond - verified
 
     def output_columns(self, nodes: set[Node]) -> set[ColumnRef]:
         """The model outputs' columns among ``nodes`` (``*`` for undeclared ones)."""
