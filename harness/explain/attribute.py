@@ -29,7 +29,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.explain.catalogue import Rule, load_catalogue
+from harness.explain.catalogue import Rule, emulation, legacy_profile, load_catalogue
 from harness.explain.findings import Finding, LintReport
 from harness.explain.numeric import FP_NOISE, integral, number, numeric_hints
 from harness.spec import ModelSpec
@@ -164,13 +164,11 @@ def legacy_setting(rule: Rule) -> str:
 def emulated_here(rule: Rule, spec: ModelSpec | None) -> bool:
     """Whether this project's legacy platform reproduces Hive's behaviour for ``rule``
     (its goldens then show the difference the rule describes)."""
-    from harness.runners import HIVE_FUNCTIONS, LEGACY_CONF
-
-    conf = {**LEGACY_CONF, **(spec.legacy_conf if spec else {})}
-    functions = {k.lower() for k in (*HIVE_FUNCTIONS, *(spec.legacy_functions if spec else {}))}
-    if rule.legacy_conf and all(conf.get(k) == v for k, v in rule.legacy_conf.items()):
-        return True
-    return any(fn.lower() in functions for fn in rule.hive_udfs)
+    profile = legacy_profile()
+    conf = {**profile.conf, **(spec.legacy_conf if spec else {})}
+    functions = {**profile.functions, **(spec.legacy_functions if spec else {})}
+    emulated, _ = emulation(conf, functions, {rule.id: rule})
+    return bool(emulated)
 
 
 # ------------------------------------------------------------------------------- ranking
