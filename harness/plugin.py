@@ -343,6 +343,7 @@ class ModelItem(pytest.Item):
         from harness.explain.determinism import WITHIN_TOLERANCE, check
 
         report = check(state.spark, state.project, self.spec, self.dataset, scale=state.scale())
+        state.record(self.model, self.dataset).determinism = report.to_dict()
         if report.failed:
             raise NondeterminismFailure(report.text())
         if report.status == WITHIN_TOLERANCE:

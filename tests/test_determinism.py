@@ -203,11 +203,28 @@ def test_the_determinism_item_fails_naming_the_column(
 ) -> None:
     root = planted_project(tmp_path / "p")
     monkeypatch.setenv("HARNESS_WORKDIR", str(root / ".harness"))
-    result = run_suites(pytester, root, "--harness-determinism", "spec", "-k", "determinism")
+    reports = tmp_path / "reports"
+    result = run_suites(
+        pytester,
+        root,
+        "--harness-determinism",
+        "spec",
+        "-k",
+        "determinism",
+        "--harness-report-dir",
+        str(reports),
+    )
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
     assert "contact_lists on sample (spark platform): NONDETERMINISTIC" in out
     assert "Traceback" not in out
+    # the nightly's reports carry the check: summary.json per model, report.html per output
+    (record,) = [m for m in json.loads((reports / "summary.json").read_text())["models"]]
+    assert record["model"] == "contact_lists"
+    assert record["determinism"]["status"] == "nondeterministic"
+    html = (reports / "report.html").read_text()
+    assert "<h3>Determinism</h3>" in html
+    assert "nondeterministic; columns that differ: channels" in html
 
 
 def test_spec_determinism_must_be_a_boolean(tmp_path: Path) -> None:

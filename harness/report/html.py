@@ -28,6 +28,7 @@ from harness.report.cells import mapping as _d
 from harness.report.cells import num as _num
 from harness.report.cells import seq as _l
 from harness.report.chart import chart as _chart
+from harness.report.determinism_html import determinism_section, unsteady
 from harness.report.records import (
     ERROR,
     FAILED,
@@ -168,7 +169,8 @@ def _rows_of(summary: RunSummary) -> list[dict[str, Any]]:
             )
     for i, row in enumerate(rows):
         name = f"{row['model'].model or 'model'}-{row['model'].dataset}-{row['output'].output}"
-        row["anchor"] = _slug(name, i) if row["status"] in _DETAIL_STATUSES else None
+        shown = row["status"] in _DETAIL_STATUSES or unsteady(row["model"], row["output"].output)
+        row["anchor"] = _slug(name, i) if shown else None
     return rows
 
 
@@ -364,6 +366,7 @@ def _detail(row: dict[str, Any]) -> str:
             + "".join(f"<li>{_e(w)}</li>" for w in model.data_quality)
             + "</ul>"
         )
+    parts.append(determinism_section(model, out.output))
     parts.append(_chart(comparison))
     if not comparison and not out.error and not model.error:
         parts.append('<p class="muted">No comparison and no error were recorded.</p>')

@@ -186,6 +186,8 @@ class ModelRecord:
     data_quality: list[str] = field(default_factory=list)  # failed warn-severity input checks
     notes: list[str] = field(default_factory=list)  # what the runner adapted (skipped SETs...)
     step_output: dict[str, str] = field(default_factory=dict)  # step -> what it printed
+    # The determinism check's report (DeterminismReport.to_dict()) when a run asked for it.
+    determinism: dict[str, Any] | None = None
 
     @classmethod
     def start(cls, model: str, dataset: str, outputs: Iterable[str]) -> ModelRecord:
@@ -247,6 +249,7 @@ class ModelRecord:
             "data_quality": self.data_quality,
             "notes": self.notes,
             "step_output": self.step_output,
+            "determinism": self.determinism,
             "outputs": [o.to_dict() for o in self.outputs],
         }
 
@@ -256,6 +259,7 @@ class ModelRecord:
         outputs = data.get("outputs")
         changes = data.get("fingerprint_changes")
         fingerprint = data.get("fingerprint")
+        determinism = data.get("determinism")
         return cls(
             model=_text(data.get("model")) or "",
             dataset=_text(data.get("dataset")) or "",
@@ -276,6 +280,7 @@ class ModelRecord:
                 for k, v in _mapping(data.get("step_output")).items()
                 if isinstance(v, str)
             },
+            determinism=dict(determinism) if isinstance(determinism, Mapping) else None,
         )
 
 
