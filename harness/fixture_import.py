@@ -29,7 +29,7 @@ from pyspark.sql import types as T
 from harness.ddl import parse_ddl, schema_problems
 from harness.errors import FixtureError, first_line
 from harness.exports import FORMATS, read_export
-from harness.fixtures import BUNDLE_FILE, NULL_TOKEN
+from harness.fixtures import BUNDLE_FILE, write_sample
 
 SCHEMA_FILE = "schema.ddl"
 SAMPLE_FILE = "sample.csv"
@@ -123,20 +123,6 @@ def _sample(df: DataFrame, keys: list[str], rows: int) -> DataFrame:
     groups = groups.withColumn("_before", F.sum("_n").over(order) - F.col("_n"))
     chosen = groups.where((F.col("_before") == 0) | (F.col("_before") + F.col("_n") <= rows))
     return df.withColumn("_t", key).join(chosen.select("_t"), "_t", "left_semi").drop("_t")
-
-
-def _write_sample(
-    df: DataFrame, columns: list[tuple[str, str]], keys: list[str], path: Path
-) -> int:
-    """The sample as the bundle's CSV (header, ``\\N`` for null, Spark's text of each value)."""
-    order = keys or [n for n, _ in columns]
-    pdf = (
-        df.orderBy(*[F.col(f"`{c}`") for c in order])
-        .select(*[F.col(f"`{n}`").cast("string").alias(n) for n, _ in columns])
-        .toPandas()
-    )
-    pdf.to_csv(path, index=False, na_rep=NULL_TOKEN)
-    return len(pdf)
 
 
 def _flow(value: Any) -> str:
@@ -298,7 +284,12 @@ def import_fixture(
     try:
         (directory / SCHEMA_FILE).write_text(_ddl_text(columns))
         sample = _sample(df, keys, sample_rows)
-        written = _write_sample(sample, columns, keys, directory / SAMPLE_FILE)
+        written = write_sample(
+            sample,
+            [n for n, _ in columns],
+            directory / SAMPLE_FILE,
+            keys or [n for n, _ in columns],
+        )
         source = f"imported by harness fixtures import from {location} ({fmt})"
         (directory / BUNDLE_FILE).write_text(
             _bundle_yaml(name, version, source, location, fmt, rows, checks)

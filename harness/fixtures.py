@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -322,6 +323,19 @@ def _typed(df: DataFrame, bundle: Bundle) -> DataFrame:
         for n, t in bundle.columns
     ]
     return df.select(*exprs)
+
+
+def write_sample(
+    df: DataFrame, columns: Sequence[str], path: Path, order: Sequence[str] = ()
+) -> int:
+    """Write ``df``'s ``columns`` as a bundle's sample CSV (header, Spark's text of each value,
+    ``\\N`` for NULL: what :func:`load_sample` reads), sorted by ``order`` if given; returns
+    the row count. Collected to the client: a sample is small."""
+    if order:
+        df = df.orderBy(*[F.col(f"`{c}`") for c in order])
+    pdf = df.select(*[F.col(f"`{n}`").cast("string").alias(n) for n in columns]).toPandas()
+    pdf.to_csv(path, index=False, na_rep=NULL_TOKEN)
+    return len(pdf)
 
 
 def load_sample(spark: SparkSession, bundle: Bundle) -> DataFrame:

@@ -64,7 +64,6 @@ def cmd_fixtures(args: argparse.Namespace, project: api.Project) -> int:
         n: fixtures.load_bundle(project.fixtures, n, v, require_sample=False) for n, v in targets
     }
     rows = {n: b.recipe.sample_rows for n, b in bundles.items() if b.recipe}
-    from pyspark.sql import functions as F
 
     from harness.datagen import generate
 
@@ -75,10 +74,9 @@ def cmd_fixtures(args: argparse.Namespace, project: api.Project) -> int:
                 "frozen (make a new version to change it)"
             )
         df = generate(spark, bundle.require_recipe(), rows=rows[name], other_rows=rows)
-        df = df.select(*[F.col(f"`{c}`").cast("string").alias(c) for c, _ in bundle.columns])
-        pdf = df.toPandas()
-        pdf.to_csv(bundle.directory / "sample.csv", index=False, na_rep=fixtures.NULL_TOKEN)
-        print(f"{bundle.ref}: wrote {len(pdf)} rows to {bundle.directory / 'sample.csv'}")
+        path = bundle.directory / "sample.csv"
+        written = fixtures.write_sample(df, [c for c, _ in bundle.columns], path)
+        print(f"{bundle.ref}: wrote {written} rows to {path}")
     return 0
 
 
