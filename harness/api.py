@@ -4,7 +4,7 @@ Usage:
     project = Project.find()
     spec = project.model("adoption_rate")
     run = run_model(spark, project, spec, "sample")          # inputs -> checks -> model
-    outcome = compare_output(spark, project.store(), run, "rates")   # golden -> compare
+    outcome = compare_output(spark, project.store(spark), run, "rates")   # golden -> compare
     print(outcome.comparison.report())
 """
 
@@ -36,13 +36,13 @@ from harness.explain.attribute import hints, with_error_causes
 from harness.fixtures import (
     Bundle,
     CheckResult,
+    checked,
     full_rows,
     load_bundle,
     load_full,
     load_sample,
-    run_checks,
 )
-from harness.golden import GoldenRef, GoldenStore
+from harness.golden import GoldenRef, GoldenStore, is_uri
 from harness.runners import Platform, RunResult, run_steps
 from harness.spec import DATASETS, ModelSpec, discover
 from harness.workdir import outputs_dir
@@ -52,6 +52,9 @@ class DataQualityError(HarnessError):
     """An input failed an error-severity check: the model is not run on bad data."""
 
 
+GOLDEN_ROOT_ENV = "HARNESS_GOLDEN_ROOT"  # the golden root when no option names one
+
+
 @dataclass
 class Project:
     """Where the suites, fixtures and goldens of a repository live."""
@@ -59,7 +62,7 @@ class Project:
     root: Path
     suites: Path
     fixtures: Path
-    golden: Path
+    golden: Path | str  # a folder, or a URI the cluster reads and writes (golden.is_uri)
     _models: dict[str, ModelSpec] | None = None
 
     @classmethod
@@ -69,11 +72,12 @@ class Project:
             if (candidate / "suites").is_dir() and (candidate / "fixtures").is_dir():
                 base = candidate
                 break
+        golden = golden or os.environ.get(GOLDEN_ROOT_ENV) or base / "golden"
         return cls(
             base,
             base / "suites",
             base / "fixtures",
-            Path(golden).resolve() if golden else base / "golden",
+            golden if is_uri(golden) else Path(golden).resolve(),
         )
 
     @property
@@ -90,8 +94,10 @@ class Project:
             )
         return self.models[name]
 
-    def store(self) -> GoldenStore:
-        return GoldenStore(self.golden)
+    def store(self, spark: SparkSession | None = None) -> GoldenStore:
+        """The golden store; a store at a URI does its I/O through ``spark`` (or, for the
+        commands that bring none, the session the store opens on first need)."""
+        return GoldenStore(self.golden, (lambda: spark) if spark is not None else None)
 
 
 @dataclass
@@ -108,6 +114,15 @@ class ModelRun:
     notes: list[str] = field(default_factory=list)
     rows_out: dict[str, int] = field(default_factory=dict)
     step_output: dict[str, str] = field(default_factory=dict)  # what each step printed
+    # Seconds per phase (PHASES) and, for R steps on the driver, the split of their time
+    # (runners.RunResult.r_timings): what the benchmark and summary.json report.
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# A model run's phases, in order: the harness's own (inputs, checks) and the model's (steps:
+# the step functions, which for R on the driver includes the work; materialize: Spark
+# executing the outputs' plans, for lazy SQL and Python steps where the model's work is).
+PHASES = ("inputs", "checks", "steps", "materialize")
 
 
 _SCRATCH: dict[int, str] = {}
@@ -197,11 +212,15 @@ def run_model(
     started = time.perf_counter()
     scratch_database(spark)
     inputs, bundles = load_inputs(spark, project, spec, dataset, scale=scale)
+    timings = {"inputs": time.perf_counter() - started}
     checks: list[CheckResult] = []
     rows_in: dict[str, int] = {}
     if check_inputs:
+        generated = dataset != "sample" and sees_local_files(spark)  # load_full's cache
         for table, df in inputs.items():
-            results = run_checks(df, table, bundles[table].checks)
+            bundle = bundles[table]
+            size = full_rows(bundle, scale) if generated and bundle.recipe is not None else None
+            results = checked(df, table, bundle, rows=size)
             checks += results
             rows_in[table] = results[0].rows if results else df.count()
         errors = [c for c in checks if c.severity == "error" and not c.ok]
@@ -211,10 +230,14 @@ def run_model(
                 + "; ".join(c.line() for c in errors)
             )
     chosen = platform if isinstance(platform, Platform) else Platform(platform, spec)
+    mark = time.perf_counter()
+    timings["checks"] = mark - started - timings["inputs"]
     try:
         result: RunResult = run_steps(spark, spec, inputs, platform=chosen)
     except ModelRunError as exc:  # name the construct that can raise it, if lint finds one
         raise ModelRunError(with_error_causes(spec, str(exc))) from None
+    timings["steps"] = time.perf_counter() - mark
+    mark = time.perf_counter()
     outputs, rows_out = dict(result.outputs), {}
     if materialize and sees_local_files(spark):
         # Run the model once, here: the comparison then reads Parquet (and a failing one can
@@ -229,6 +252,8 @@ def run_model(
                 raise ModelRunError(with_error_causes(spec, message)) from None
             outputs[name] = spark.read.parquet(str(base / name))
             rows_out[name] = outputs[name].count()
+    timings["materialize"] = time.perf_counter() - mark
+    timings.update({f"r.{part}": seconds for part, seconds in result.r_timings.items()})
     return ModelRun(
         spec,
         dataset,
@@ -242,6 +267,7 @@ def run_model(
         result.notes,
         rows_out,
         result.step_output,
+        timings,
     )
 
 
@@ -369,7 +395,7 @@ def capture(
     reason: str = "",
 ) -> list[str]:
     """Capture goldens by running the model on the emulated legacy (Hive) platform."""
-    store = project.store()
+    store = project.store(spark)
     wanted = [
         o
         for o in spec.outputs

@@ -9,6 +9,8 @@ and says which file and that a new version is needed.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
@@ -31,6 +33,7 @@ from harness.workdir import data_dir
 BUNDLE_FILE = "fixture.yaml"
 MANIFEST_FILE = "manifest.json"
 NULL_TOKEN = "\\N"
+CHECKS_MEMO = "_harness_checks.json"  # beside a generated table: its check results
 _FIELDS = (
     "name",
     "version",
@@ -400,14 +403,20 @@ def load_full(
             else spark.table(bundle.location)
         )
     rows = full_rows(bundle, scale)
+    target = generated_data(bundle, rows)
+    if cache and (target / "_SUCCESS").exists():  # generated before: read, nothing to plan
+        return spark.read.parquet(str(target))
     df = datagen.generate(spark, bundle.require_recipe(), rows=rows, other_rows=other_rows)
     df = _typed(df, bundle)
     if not cache:
         return df
-    target = data_dir() / bundle.name / bundle.version / f"{bundle.manifest_digest[-12:]}-{rows}"
-    if not (target / "_SUCCESS").exists():
-        df.write.mode("overwrite").parquet(str(target))
+    df.write.mode("overwrite").parquet(str(target))
     return spark.read.parquet(str(target))
+
+
+def generated_data(bundle: Bundle, rows: int) -> Path:
+    """Where a generated table is cached: a function of the bundle's content and size."""
+    return data_dir() / bundle.name / bundle.version / f"{bundle.manifest_digest[-12:]}-{rows}"
 
 
 # ------------------------------------------------------------------------------- checks
@@ -436,6 +445,23 @@ class CheckResult:
             f"{self.table}: {self.check}: {self.failing_rows:,} of {self.rows:,} rows "
             f"({self.fraction:.2%}, allowed {self.max_fraction:.2%}) {state}"
         )
+
+
+def checked(
+    df: DataFrame, table: str, bundle: Bundle, *, rows: int | None = None
+) -> list[CheckResult]:
+    """The bundle's checks on ``df``. For a generated table (``rows`` given: its size), the
+    results are kept beside the cached data and reused: the data is a function of the
+    bundle's content and size, so are the results (the capture and every night after it
+    would otherwise check the same data again). Tables read in place are always checked."""
+    memo = generated_data(bundle, rows) / CHECKS_MEMO if rows is not None else None
+    if memo is not None and memo.is_file():
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            return [CheckResult(**item) for item in json.loads(memo.read_text())]
+    results = run_checks(df, table, bundle.checks)
+    if memo is not None and memo.parent.is_dir():
+        memo.write_text(json.dumps([dataclasses.asdict(r) for r in results]))
+    return results
 
 
 def run_checks(df: DataFrame, table: str, checks: list[Check]) -> list[CheckResult]:

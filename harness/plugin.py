@@ -31,6 +31,7 @@ from harness.pytest_options import (
     add_options,
     apply_deprecated_options,
     chosen_backend,
+    golden_root,
     is_worker,
     worker_id,
 )
@@ -115,7 +116,7 @@ class HarnessState:
     def __init__(self, config: pytest.Config):
         self.config = config
         self.server: ConnectServer | None = None
-        self.project = api.Project.find(config.rootpath, golden=_opt(config, "golden-root"))
+        self.project = api.Project.find(config.rootpath, golden=golden_root(config))
         self._spark: SparkSession | None = None
         self.runs: dict[tuple[str, str], api.ModelRun | HarnessError] = {}
         self.comparisons: dict[tuple[str, str, str], api.OutputComparison | HarnessError] = {}
@@ -174,7 +175,7 @@ class HarnessState:
             rec = self.record(model, dataset)
             try:
                 run = self.run(model, dataset)
-                store = self.project.store()
+                store = self.project.store(self.spark)
                 if _opt(self.config, "update-golden"):
                     self._update(run, output)
                 compared = api.compare_output(
@@ -195,7 +196,7 @@ class HarnessState:
         tolerance), then a new version written atomically with that in its provenance."""
         from harness.refresh import changes_against_current, format_changes
 
-        store = self.project.store()
+        store = self.project.store(self.spark)
         ref = GoldenRef(run.spec.name, run.dataset, output)
         out = run.spec.outputs[output]
         try:

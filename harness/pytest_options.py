@@ -28,7 +28,12 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "help": "dataset(s) to run: sample (default), full, all",
     },
     "rtol": {"type": float, "default": None, "help": "override every output's relative tolerance"},
-    "golden-root": {"default": None, "help": "golden store location (golden/)"},
+    "golden-root": {
+        "default": None,
+        "help": "golden store: a folder, or a URI the cluster reads and writes (file:, "
+        "abfss://, dbfs:/Volumes/...); default $HARNESS_GOLDEN_ROOT, ini harness_golden_root, "
+        "golden/",
+    },
     "update-golden": {
         "action": "store_true",
         "default": False,
@@ -83,6 +88,7 @@ def add_options(parser: pytest.Parser) -> None:
             **old,
         )
     parser.addini("harness_backend", "default Spark backend", default="local")
+    parser.addini("harness_golden_root", "golden store folder or URI (default golden/)")
 
 
 def apply_deprecated_options(config: pytest.Config) -> list[str]:
@@ -123,6 +129,20 @@ def is_worker(config: pytest.Config) -> bool:
 
 def worker_id(config: pytest.Config) -> str:
     return getattr(config, "workerinput", {}).get("workerid", "main")
+
+
+def golden_root(config: pytest.Config) -> str | None:
+    """The golden root: the option, else ``$HARNESS_GOLDEN_ROOT``, else the ini (a relative
+    folder there is relative to the rootdir); None: the project's ``golden/``."""
+    from harness.golden import is_uri
+
+    chosen = opt(config, "golden-root") or os.environ.get("HARNESS_GOLDEN_ROOT")
+    if chosen:
+        return str(chosen)
+    ini = str(config.getini("harness_golden_root") or "")
+    if not ini:
+        return None
+    return ini if is_uri(ini) else str(config.rootpath / ini)
 
 
 def chosen_backend(config: pytest.Config) -> str:

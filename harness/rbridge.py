@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -61,6 +62,8 @@ def _r() -> Any:
 
 
 _R_MESSAGES: list[str] = []  # R's console output since the last call() began
+# Seconds spent since the last take_timings(): "pandas_to_r", "r", "r_to_pandas".
+_TIMINGS: dict[str, float] = {}
 
 # Calls the model's function so that each warning is written to the console when raised
 # (embedded R would otherwise keep them for a top level that never prints them).
@@ -81,6 +84,20 @@ def take_output() -> str:
     text = "".join(_R_MESSAGES)
     _R_MESSAGES.clear()
     return text
+
+
+def take_timings() -> dict[str, float]:
+    """Where :func:`call` spent its time since the last take (then forgotten): converting
+    tables to R, R's own work, converting results back."""
+    out = dict(_TIMINGS)
+    _TIMINGS.clear()
+    return out
+
+
+def _timed(part: str, started: float) -> float:
+    now = time.perf_counter()
+    _TIMINGS[part] = _TIMINGS.get(part, 0.0) + now - started
+    return now
 
 
 def r_package_versions(packages: list[str]) -> dict[str, str]:
@@ -123,12 +140,9 @@ def _vector(series: pd.Series) -> Any:
         return _classed(vec, ["POSIXct", "POSIXt"])
     sample = series.dropna()
     if len(sample) and hasattr(sample.iloc[0], "isoformat") and not isinstance(sample.iloc[0], str):
-        days = np.array(
-            [
-                np.nan if m else (np.datetime64(v, "D") - _R_ORIGIN) / _R_DAY
-                for v, m in zip(series, mask, strict=True)
-            ]
-        )
+        # numpy converts the date objects in C (None becomes NaT, masked below)
+        days = (series.to_numpy().astype("datetime64[D]") - _R_ORIGIN) / _R_DAY
+        days = days.astype(np.float64)
         days.view(np.uint64)[mask] = _NA_REAL_BITS
         vec = ri.FloatSexpVector.from_memoryview(days.data)
         return _classed(vec, ["Date"])
@@ -138,9 +152,18 @@ def _vector(series: pd.Series) -> Any:
         arr = np.array([np.nan if m else float(v) for v, m in zip(series, mask, strict=True)])
         arr.view(np.uint64)[mask] = _NA_REAL_BITS
         return ri.FloatSexpVector.from_memoryview(arr.data)
-    return ri.StrSexpVector(
-        [ri.NA_Character if m else str(v) for v, m in zip(series, mask, strict=True)]
-    )
+    return _strings(series)
+
+
+def _strings(series: pd.Series) -> Any:
+    """A character vector built by R from the distinct values and one index per row: only
+    the distinct strings cross one by one (a column of millions of rows has few)."""
+    ri = _r()
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    levels = ri.StrSexpVector([str(u) for u in uniques])
+    index = (codes + 1).astype(np.int32)
+    index[codes < 0] = _NA_INT  # R's x[NA_integer_] is NA_character_
+    return ri.baseenv["["](levels, ri.IntSexpVector.from_memoryview(index.data))
 
 
 def to_r(pdf: pd.DataFrame) -> Any:
@@ -163,8 +186,9 @@ def _from_vector(vec: Any) -> Any:
     ri = _r()
     classes = set(vec.rclass) if hasattr(vec, "rclass") else set()
     if "factor" in classes:
-        levels = list(vec.do_slot("levels"))
-        return [None if v == _NA_INT else levels[v - 1] for v in np.asarray(vec.memoryview())]
+        codes = np.asarray(vec.memoryview())
+        levels = np.array([*map(str, vec.do_slot("levels")), None], dtype=object)
+        return levels[np.where(codes == _NA_INT, len(levels) - 1, codes - 1)]
     if vec.typeof == ri.RTYPES.REALSXP:
         arr = np.asarray(vec.memoryview()).copy()
         na = np.isnan(arr) & ((arr.view(np.uint64) & np.uint64(0xFFFFFFFF)) == np.uint64(1954))
@@ -185,8 +209,13 @@ def _from_vector(vec: Any) -> Any:
     if vec.typeof == ri.RTYPES.LGLSXP:
         arr = np.asarray(vec.memoryview())
         return [None if v == _NA_INT else bool(v) for v in arr]
-    if vec.typeof == ri.RTYPES.STRSXP:
-        return [None if v is ri.NA_Character else str(v) for v in vec]
+    if vec.typeof == ri.RTYPES.STRSXP:  # distinct values one by one, the rest by index
+        distinct = ri.baseenv["unique"](vec)
+        index = np.asarray(ri.baseenv["match"](vec, distinct).memoryview())
+        values = np.array(
+            [None if v is ri.NA_Character else str(v) for v in distinct], dtype=object
+        )
+        return values[index - 1]
     raise ModelRunError(f"R returned a column of unsupported type {vec.typeof}")
 
 
@@ -263,12 +292,25 @@ def call(
     ri = _r()
     _R_MESSAGES.clear()
     fn = _load_function(str(script), function)
+    started = time.perf_counter()
     r_tables = ri.ListSexpVector([to_r(t) for t in tables.values()])
     r_tables.do_slot_assign("names", ri.StrSexpVector(list(tables)))
+    started = _timed("pandas_to_r", started)
     try:
         result = _caller()(fn, r_tables, _params_to_r(params), ri.StrSexpVector([function]))
     except Exception as exc:
         raise ModelRunError(f"{script}: {function}() failed in R: {_r_error(exc)}") from None
+    started = _timed("r", started)
+    try:
+        return _results(script, function, result, produces)
+    finally:
+        _timed("r_to_pandas", started)
+
+
+def _results(
+    script: Path | str, function: str, result: Any, produces: list[str]
+) -> dict[str, pd.DataFrame]:
+    """The function's data.frame(s) by output name, converted to pandas."""
     if "data.frame" in set(getattr(result, "rclass", [])):
         if len(produces) != 1:
             raise ModelRunError(
@@ -293,6 +335,22 @@ def grouped_worker(
         missing = [c for c in columns if c not in out.columns]
         if missing:
             raise ModelRunError(f"{script}: {function}() result lacks column(s) {missing}")
+        _log_timings(len(pdf))
         return out[columns]
 
     return apply
+
+
+PROFILE_ENV = "HARNESS_R_PROFILE"
+
+
+def _log_timings(rows: int) -> None:
+    """In a Spark worker, where the driver cannot see :data:`_TIMINGS`: append this group's
+    split as a JSON line to ``$HARNESS_R_PROFILE/<pid>.jsonl`` when that folder is set (the
+    benchmark sets it; nothing is written otherwise)."""
+    folder = os.environ.get(PROFILE_ENV)
+    timings = take_timings()
+    if not folder:
+        return
+    with open(Path(folder) / f"{os.getpid()}.jsonl", "a") as handle:
+        handle.write(json.dumps({"rows": rows, **timings}) + "\n")

@@ -59,6 +59,9 @@ class StepTiming:
 class RunResult:
     outputs: dict[str, DataFrame]
     timings: list[StepTiming] = field(default_factory=list)
+    # Where driver-side R steps spent their time: spark_to_pandas, pandas_to_r, r,
+    # r_to_pandas, pandas_to_spark (seconds, summed over steps).
+    r_timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     step_output: dict[str, str] = field(default_factory=dict)  # step name -> what it printed
 
@@ -201,6 +204,7 @@ def _run_r(
     step: StepSpec,
     tables: dict[str, DataFrame],
     params: dict[str, Any],
+    timings: dict[str, float],
 ) -> dict[str, DataFrame]:
     from harness import rbridge
 
@@ -221,9 +225,17 @@ def _run_r(
             str(path), function, json.dumps(params, default=str), table, output, columns
         )
         return {output: df.groupBy(*step.group_by).applyInPandas(worker, schema)}
+    started = time.perf_counter()
     local = {name: df.toPandas() for name, df in tables.items()}
+    split = {"spark_to_pandas": time.perf_counter() - started}
     frames = rbridge.call(path, function, local, params, list(schemas))
-    return {name: spark.createDataFrame(frames[name], schema=ddl) for name, ddl in schemas.items()}
+    split.update(rbridge.take_timings())
+    started = time.perf_counter()
+    out = {name: spark.createDataFrame(frames[name], schema=ddl) for name, ddl in schemas.items()}
+    split["pandas_to_spark"] = time.perf_counter() - started
+    for part, seconds in split.items():
+        timings[part] = timings.get(part, 0.0) + seconds
+    return out
 
 
 def _run_step(
@@ -239,7 +251,7 @@ def _run_step(
     if step.kind == "python":
         return _run_python(spark, spec, step, tables, params)
     if step.kind == "r":
-        return _run_r(spark, spec, step, tables, params)
+        return _run_r(spark, spec, step, tables, params, result.r_timings)
     _run_sql(spark, spec, step, params, platform, result.notes)
     produced = {}
     for t in step.produces:

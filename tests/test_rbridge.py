@@ -77,3 +77,36 @@ def test_r_receives_ordinary_data_frames_and_the_narrow_type_cases(spark, tmp_pa
         "no_double:numeric",  # ... but numbers, which pandas holds as NaN
         "no_flag:character",
     ]
+
+
+ROUND_TRIP = """
+same <- function(tables, params) {
+  x <- tables$t
+  x$f <- factor(x$s, levels = c("b", "a"))
+  x$s_na <- is.na(x$s)
+  x$d_na <- is.na(x$d)
+  x
+}
+"""
+
+
+def test_strings_factors_and_dates_cross_both_ways_with_their_nas(tmp_path: Path) -> None:
+    """Strings cross as distinct values plus an index, dates in one numpy conversion: NA
+    stays NA (not "NA", not NaN) both ways, the order of rows and values is kept, and a
+    factor comes back as its labels."""
+    import pandas as pd
+
+    script = tmp_path / "same.R"
+    script.write_text(ROUND_TRIP)
+    strings = ["a", None, "b", "a", "NA", "", "b"]
+    dates = [datetime.date(2024, 1, 31), None, datetime.date(1970, 1, 1)] + [
+        datetime.date(1969, 12, 31)
+    ] * 4
+    table = pd.DataFrame({"s": strings, "d": dates})
+    out = rbridge.call(script, "same", {"t": table}, {}, ["t"])["t"]
+    assert list(out["s"]) == strings
+    assert list(out["s_na"]) == [s is None for s in strings]
+    assert list(out["d"]) == dates
+    assert list(out["d_na"]) == [d is None for d in dates]
+    assert list(out["f"]) == [s if s in ("a", "b") else None for s in strings]
+    assert set(rbridge.take_timings()) == {"pandas_to_r", "r", "r_to_pandas"}

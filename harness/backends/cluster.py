@@ -257,6 +257,8 @@ class LocalCluster:
         home = r_home()
         if home:
             env["R_HOME"] = home
+        if os.environ.get("HARNESS_R_PROFILE"):  # rbridge.PROFILE_ENV: R's time split, per group
+            env["HARNESS_R_PROFILE"] = os.environ["HARNESS_R_PROFILE"]
         return env
 
     def _app_conf(self) -> dict[str, str]:

@@ -113,10 +113,11 @@ def cmd_fixtures_import(args: argparse.Namespace, project: api.Project) -> int:
 
 
 def cmd_golden(args: argparse.Namespace, project: api.Project) -> int:
-    from harness.golden import GoldenRef
+    from harness.golden import GoldenRef, is_uri
 
     ref = GoldenRef(args.model, args.dataset, args.output)
-    store = project.store()
+    # A store at a URI is read and written by the cluster: open the session it needs.
+    store = project.store(open_spark(args) if is_uri(project.golden) else None)
     if args.action == "history":
         for entry in store.history(ref):
             mark = "*" if entry.pop("current") else " "
@@ -144,7 +145,7 @@ def cmd_golden(args: argparse.Namespace, project: api.Project) -> int:
         )
     manifest = import_files(
         spark,
-        store,
+        project.store(spark),
         ref,
         [Path(f) for f in args.files],
         fmt=args.format,

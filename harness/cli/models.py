@@ -133,7 +133,7 @@ def cmd_run(args: argparse.Namespace, project: api.Project) -> int:
             for output in spec.outputs:
                 try:
                     compared = api.compare_output(
-                        spark, project.store(), run, output, rtol=args.rtol
+                        spark, project.store(spark), run, output, rtol=args.rtol
                     )
                 except HarnessError as exc:
                     record.record_error(str(exc), output)

@@ -177,6 +177,7 @@ class ModelRecord:
     dataset: str
     outputs: list[OutputRecord] = field(default_factory=list)
     run_seconds: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # api.PHASES and R's split
     rows_in: dict[str, int] = field(default_factory=dict)
     rows_out: dict[str, int] = field(default_factory=dict)
     error: str | None = None
@@ -207,6 +208,7 @@ class ModelRecord:
     def record_run(self, run: ModelRun, engine: Mapping[str, str]) -> None:
         """What the model run produced (before any comparison)."""
         self.run_seconds = round(run.run_seconds, 3)
+        self.timings = {k: round(v, 3) for k, v in run.timings.items()}
         self.rows_in, self.rows_out = dict(run.rows_in), dict(run.rows_out)
         self.engine = dict(engine)
         self.fingerprint = run.fingerprint
@@ -240,6 +242,7 @@ class ModelRecord:
             "dataset": self.dataset,
             "status": self.status,
             "run_seconds": self.run_seconds,
+            "timings": self.timings,
             "rows_in": self.rows_in,
             "rows_out": self.rows_out,
             "error": self.error,
@@ -267,6 +270,11 @@ class ModelRecord:
             if isinstance(outputs, (list, tuple))
             else [],
             run_seconds=_finite(data.get("run_seconds")),
+            timings={
+                str(k): f
+                for k, v in _mapping(data.get("timings")).items()
+                if (f := _finite(v)) is not None
+            },
             rows_in=_counts(data.get("rows_in")),
             rows_out=_counts(data.get("rows_out")),
             error=_text(data.get("error")) or None,

@@ -1,0 +1,296 @@
+"""The golden store: versions of legacy outputs, each with a manifest that says what it is.
+
+Layout under the root, the same wherever the root is: ``<model>/<dataset>/<output>/``
+holding one folder per version (``v0001/``, ``v0002/`` ...: ``data/`` Parquet and
+``manifest.json``: schema, rows, keys, integrity, provenance, summary statistics), what
+says which version is in force, and ``summary.ambr`` (:mod:`harness.golden.summary`).
+
+This module is the part that does not depend on where the bytes are: version numbering,
+manifests, provenance, history and restore. Where the bytes are is a :class:`Storage`,
+chosen from the root by :func:`storage_for`: the client's disk (:mod:`.disk`, goldens kept
+in git) or any URI the cluster reads and writes (:mod:`.cluster`: ``file:``, ``abfss://``,
+``dbfs:/Volumes/...``), where Spark does every read and write.
+
+A write is atomic in both: the new version is complete before the switch to it, and the
+switch is one step (a rename on disk, a pointer object written last on a URI); a crash or
+Ctrl-C at any point leaves the previous version in force.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import re
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+from pyspark.sql import DataFrame, SparkSession
+
+from harness.errors import GoldenError
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+SUMMARY = "summary.ambr"
+KEEP_VERSIONS = 5
+SOURCES = ("legacy-emulation", "refresh", "imported")  # capture, --update-golden, import
+# The fields every manifest has, whatever its storage (each storage adds its integrity).
+MANIFEST_FIELDS = ("schema", "rows", "keys", "provenance")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def who() -> str:
+    """``user@host`` for provenance (``$HARNESS_USER`` overrides the user)."""
+    try:
+        user = os.environ.get("HARNESS_USER") or getpass.getuser()
+    except Exception:
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def fault(point: str) -> None:
+    """Test hook: simulate a crash at ``point`` (used by the interrupted-refresh tests)."""
+    if os.environ.get("HARNESS_FAULT") == point:
+        os._exit(137)
+
+
+@dataclass(frozen=True)
+class GoldenRef:
+    model: str
+    dataset: str
+    output: str
+
+    def __str__(self) -> str:
+        return f"{self.model}/{self.dataset}/{self.output}"
+
+
+@dataclass
+class Staged:
+    """A version's data, written but not yet in force: its integrity facts for the
+    manifest and the written data as a frame (for its statistics)."""
+
+    integrity: dict[str, Any]
+    frame: DataFrame
+    handle: Any = None  # what the storage needs to commit it (a staging folder on disk)
+
+
+class Storage(Protocol):
+    """Where a golden's bytes live, how they are written atomically and verified."""
+
+    root: str
+
+    def where(self, ref: GoldenRef, version: str | None = None) -> str:
+        """The golden's (or one version's) location, for messages."""
+        ...
+
+    def versions(self, ref: GoldenRef) -> list[str]: ...
+
+    def current(self, ref: GoldenRef) -> str | None: ...
+
+    def manifest_text(self, ref: GoldenRef, version: str) -> str | None:
+        """The version's manifest as written, or None when the version has none."""
+        ...
+
+    def stage(self, spark: SparkSession, df: DataFrame, ref: GoldenRef, version: str) -> Staged:
+        """Write the data of a new version (not in force yet)."""
+        ...
+
+    def commit(self, ref: GoldenRef, version: str, staged: Staged, manifest: str) -> None:
+        """Make the staged version complete (its manifest written); not yet in force."""
+        ...
+
+    def switch(self, ref: GoldenRef, version: str, manifest: str, summary: str) -> None:
+        """Put ``version`` in force, in one atomic step (after writing its summary)."""
+        ...
+
+    def verify(self, ref: GoldenRef, version: str, manifest: dict[str, Any]) -> None:
+        """Check the data against the manifest; a corrupt golden raises GoldenError."""
+        ...
+
+    def read(
+        self, spark: SparkSession, ref: GoldenRef, version: str, manifest: dict[str, Any]
+    ) -> DataFrame: ...
+
+    def prune(self, ref: GoldenRef, keep: list[str]) -> None:
+        """Remove the versions not in ``keep`` (where the storage can)."""
+        ...
+
+
+def is_uri(root: str | Path) -> bool:
+    """A root with a scheme (``file:``, ``abfss://``, ``dbfs:/``) is the cluster's storage."""
+    return isinstance(root, str) and re.match(r"[A-Za-z][A-Za-z0-9+.-]+:", root) is not None
+
+
+def storage_for(root: str | Path, session: Callable[[], SparkSession] | None = None) -> Storage:
+    """The storage a golden root names: a URI the cluster reads and writes, else a folder
+    on this machine. ``session`` gives a URI storage its Spark session when a call has none."""
+    if is_uri(root):
+        from harness.golden.cluster import ClusterStorage
+
+        return ClusterStorage(str(root), session)
+    from harness.golden.disk import DiskStorage
+
+    return DiskStorage(Path(root))
+
+
+class GoldenStore:
+    """Read, verify, write (atomically, versioned), restore and list golden outputs."""
+
+    def __init__(self, root: str | Path, session: Callable[[], SparkSession] | None = None) -> None:
+        self.storage = storage_for(root, session)
+        self.root = self.storage.root
+
+    def path(self, ref: GoldenRef) -> Path:
+        """The golden's folder on this machine (disk storage only: tests, tools)."""
+        return Path(self.storage.where(ref))
+
+    def versions(self, ref: GoldenRef) -> list[str]:
+        return self.storage.versions(ref)
+
+    def current_version(self, ref: GoldenRef) -> str | None:
+        return self.storage.current(ref)
+
+    def exists(self, ref: GoldenRef) -> bool:
+        return self.current_version(ref) is not None
+
+    def missing_message(self, ref: GoldenRef) -> str:
+        return (
+            f"no golden for {ref} in {self.root} — capture it from the legacy platform "
+            f"(harness capture {ref.model} --dataset {ref.dataset}), import an export "
+            f"(harness golden import {ref.model} {ref.output} FILES --dataset {ref.dataset}), "
+            f"or, for an approved new output, run pytest -k {ref.model} --update-golden "
+            f"--reason '<approval ref>'"
+        )
+
+    # ------------------------------------------------------------------------ verifying
+
+    def _version(self, ref: GoldenRef, version: str | None = None) -> str:
+        """``version``, else the one in force; a clear error when there is none."""
+        version = version or self.current_version(ref)
+        if version is None:
+            raise GoldenError(self.missing_message(ref))
+        return version
+
+    def manifest(self, ref: GoldenRef, version: str | None = None) -> dict[str, Any]:
+        version = self._version(ref, version)
+        where = self.storage.where(ref, version)
+        text = self.storage.manifest_text(ref, version)
+        if text is None:
+            raise GoldenError(
+                f"{where}: golden {ref} {version} has no manifest (the version in force "
+                f"is not there); restore one with harness golden restore {ref.model} "
+                f"{ref.output} --dataset {ref.dataset}"
+            )
+        try:
+            manifest = json.loads(text)
+        except ValueError as exc:
+            raise GoldenError(
+                f"{where}/{MANIFEST}: golden manifest is not valid JSON ({exc})"
+            ) from None
+        for name in MANIFEST_FIELDS:
+            if name not in manifest:
+                raise GoldenError(f"{where}/{MANIFEST}: golden manifest lacks '{name}'")
+        return manifest
+
+    def verify(self, ref: GoldenRef, version: str | None = None) -> dict[str, Any]:
+        """The manifest, after checking the data against it: a corrupt golden never passes."""
+        version = self._version(ref, version)
+        manifest = self.manifest(ref, version)
+        self.storage.verify(ref, version, manifest)
+        return manifest
+
+    def read(self, spark: SparkSession, ref: GoldenRef) -> tuple[DataFrame, dict[str, Any]]:
+        """The verified golden in force as a DataFrame, with its manifest."""
+        version = self._version(ref)
+        manifest = self.verify(ref, version)
+        return self.storage.read(spark, ref, version, manifest), manifest
+
+    # -------------------------------------------------------------------------- writing
+
+    def write(
+        self,
+        spark: SparkSession,
+        df: DataFrame,
+        ref: GoldenRef,
+        *,
+        keys: list[str],
+        provenance: dict[str, Any],
+        keep: int = KEEP_VERSIONS,
+    ) -> dict[str, Any]:
+        """Write a new version and put it in force atomically. Returns the manifest."""
+        from harness.golden.summary import column_stats, render_summary
+
+        if provenance.get("source") not in SOURCES:
+            raise GoldenError(f"provenance source must be one of {SOURCES}")
+        if provenance.get("source") == "refresh" and not provenance.get("reason"):
+            raise GoldenError("a golden refresh needs a reason (--reason 'CR-123: ...')")
+        previous = self.current_version(ref)
+        existing = self.versions(ref)
+        version = f"v{(int(existing[-1][1:]) + 1) if existing else 1:04d}"
+        ordered = df.sortWithinPartitions(*keys) if keys else df
+        staged = self.storage.stage(spark, ordered, ref, version)
+        fault("after-data")
+        manifest = {
+            "format": FORMAT,
+            "model": ref.model,
+            "dataset": ref.dataset,
+            "output": ref.output,
+            "version": version,
+            "keys": list(keys),
+            **staged.integrity,
+            "schema": [
+                {"name": f.name, "type": f.dataType.simpleString()} for f in df.schema.fields
+            ],
+            "spark_schema": json.loads(df.schema.json()),
+            "stats": column_stats(staged.frame),
+            "provenance": {
+                "created_at": _now(),
+                "created_by": who(),
+                "previous_version": previous,
+                **provenance,
+            },
+        }
+        text = json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n"
+        self.storage.commit(ref, version, staged, text)
+        fault("after-manifest")
+        fault("before-switch")
+        self.storage.switch(ref, version, text, render_summary(manifest))
+        self.storage.prune(ref, self._kept(ref, version, keep))
+        return manifest
+
+    def _kept(self, ref: GoldenRef, current: str, keep: int) -> list[str]:
+        """The newest ``keep`` versions, the one in force always among them."""
+        others = [v for v in self.versions(ref) if v != current]
+        return sorted([*others[max(0, len(others) - (keep - 1)) :], current])
+
+    def restore(self, ref: GoldenRef, version: str) -> dict[str, Any]:
+        """Put an earlier version back in force (after verifying it)."""
+        from harness.golden.summary import render_summary
+
+        if version not in self.versions(ref):
+            raise GoldenError(
+                f"{self.storage.where(ref)}: golden {ref} has no version {version} "
+                f"(versions: {', '.join(self.versions(ref)) or 'none'})"
+            )
+        manifest = self.verify(ref, version)
+        text = self.storage.manifest_text(ref, version) or ""
+        self.storage.switch(ref, version, text, render_summary(manifest))
+        return manifest
+
+    def history(self, ref: GoldenRef) -> list[dict[str, Any]]:
+        current = self.current_version(ref)
+        out = []
+        for version in self.versions(ref):
+            try:
+                prov = self.manifest(ref, version)["provenance"]
+            except GoldenError as exc:
+                prov = {"error": str(exc)}
+            out.append({"version": version, "current": version == current, **prov})
+        return out
