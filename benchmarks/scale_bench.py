@@ -56,6 +56,7 @@ sys.path.insert(0, str(REPO))
 
 from harness import api  # noqa: E402
 from harness.backends import get_spark, stop_spark  # noqa: E402
+from harness.errors import first_line  # noqa: E402
 from harness.golden import GoldenStore  # noqa: E402
 from harness.rbridge import PROFILE_ENV  # noqa: E402
 from harness.workdir import work_root  # noqa: E402
@@ -216,6 +217,9 @@ def _table(result: dict[str, Any]) -> str:
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for m in result["models"]:
+        if "error" in m:
+            lines.append(f"| {m['model']} | error: {m['error']} |" + " |" * 10)
+            continue
         t = m["timings"]
         r = {k[2:]: v for k, v in t.items() if k.startswith("r.")}
         split = ", ".join(f"{k} {v:.1f}" for k, v in r.items()) or "-"
@@ -260,7 +264,10 @@ def main(argv: list[str] | None = None) -> int:
                 for name in names:
                     sampler.take()
                     print(f"[scale_bench] {name} (scale {args.scale}, {args.mode})", flush=True)
-                    result = bench_model(spark, project, name, args.scale, store, rprof)
+                    try:
+                        result = bench_model(spark, project, name, args.scale, store, rprof)
+                    except Exception as exc:  # a model that does not fit is a result too
+                        result = {"model": name, "error": first_line(exc)[:500]}
                     result["memory_gb"] = sampler.take()
                     print(json.dumps(result), flush=True)
                     models.append(result)
@@ -269,8 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(golden, ignore_errors=True)
         shutil.rmtree(rprof, ignore_errors=True)
-    harness = sum(m["harness_s"] for m in models)
-    model = sum(m["model_s"] for m in models)
+    measured = [m for m in models if "error" not in m]
+    harness = sum(m["harness_s"] for m in measured)
+    model = sum(m["model_s"] for m in measured)
     result = {
         "mode": args.mode,
         "scale": args.scale,
@@ -281,9 +289,9 @@ def main(argv: list[str] | None = None) -> int:
         "total": {
             "harness_s": round(harness, 1),
             "model_s": round(model, 1),
-            "harness_share": round(harness / (harness + model), 3) if models else None,
-            "median_model_harness_share": statistics.median(m["harness_share"] for m in models)
-            if models
+            "harness_share": round(harness / (harness + model), 3) if measured else None,
+            "median_model_harness_share": statistics.median(m["harness_share"] for m in measured)
+            if measured
             else None,
             "peak_gb": {k: max(m["memory_gb"][k] for m in models) for k in KINDS} if models else {},
         },
@@ -291,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     print(_table(result))
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    failed = [m["model"] for m in models if m["failed"]]
+    failed = [m["model"] for m in models if m.get("failed") or "error" in m]
     if failed:
         print(f"[scale_bench] comparisons failed: {failed}", file=sys.stderr)
     return 1 if failed else 0

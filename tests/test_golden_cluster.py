@@ -55,6 +55,8 @@ def test_write_then_read_verifies_on_the_cluster(spark, store: GoldenStore) -> N
     assert "files" not in manifest and manifest["digest"].startswith("xxhash64:")
     golden, read_manifest = store.read(spark, REF)
     assert read_manifest == manifest
+    fresh = GoldenStore(store.root, lambda: spark)  # as another process: nothing cached
+    assert fresh.current_version(REF) == "v0001" and fresh.verify(REF) == manifest
     assert sorted(tuple(r) for r in golden.collect()) == rows()
     # the layout: data and manifest per version, numbered pointers, the summary
     base = version_dir(store, "v0001").parent

@@ -186,6 +186,95 @@ def test_suites_pass_on_the_cluster_with_r_in_the_executors(cluster, tmp_path):
         assert any(model in ln and "values" in ln for ln in passed), proc.stdout[-4000:]
 
 
+# Installed in every client process of the test below (sitecustomize on PYTHONPATH): any
+# file operation of the client under the golden root is recorded and refused. The cluster
+# (its JVMs and their Python workers) was started without it.
+NO_CLIENT_IO = """
+import os, sys
+_root = os.environ["AUDIT_ROOT"]
+_log = os.open(os.environ["AUDIT_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+_events = {"open", "os.listdir", "os.scandir", "os.rename", "os.remove", "os.mkdir",
+           "os.rmdir", "shutil.rmtree", "shutil.copyfile", "os.replace"}
+
+def _hook(event, args):
+    if event not in _events or not args:
+        return
+    path = args[0]
+    if isinstance(path, bytes):
+        path = path.decode(errors="replace")
+    if isinstance(path, (str, os.PathLike)) and os.fspath(path).startswith(_root):
+        os.write(_log, f"{event} {os.fspath(path)} pid={os.getpid()}\\n".encode())
+        raise PermissionError(f"client touched the golden root: {event} {os.fspath(path)}")
+
+sys.addaudithook(_hook)
+"""
+
+
+def test_nightly_with_goldens_only_the_cluster_writes(cluster, tmp_path):
+    """The golden root a file: URI: the nightly captures and compares, a refresh makes a
+    new version, a modified golden is caught; the client never opens a file under it."""
+    _, url = cluster
+    root = copy_project(tmp_path / "proj", models=("adoption_rate",))
+    golden = tmp_path / "cluster-golden"
+    audit = tmp_path / "audit"
+    audit.mkdir()
+    (audit / "sitecustomize.py").write_text(NO_CLIENT_IO)
+    env = cluster_env(root / ".harness")
+    env.update(
+        PYTHONPATH=os.pathsep.join(filter(None, [str(audit), str(REPO), env.get("PYTHONPATH")])),
+        HARNESS_GOLDEN_ROOT=golden.as_uri(),
+        AUDIT_ROOT=str(golden),
+        AUDIT_LOG=str(tmp_path / "client-io.log"),
+    )
+    remote = ("--harness-backend", "connect", "--harness-remote", url)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, *args], cwd=root, env=env, capture_output=True, text=True, check=False
+        )
+
+    nightly = run(
+        *("-m", "harness.cli", "nightly", "--backend", "connect", "--remote", url),
+        *("--dataset", "full", "--scale", "0.02", "--workers", "0", "--out", "reports"),
+    )
+    assert nightly.returncode == 0, nightly.stdout[-3000:] + nightly.stderr[-3000:]
+    summary = json.loads((root / "reports" / "summary.json").read_text())
+    assert [m["status"] for m in summary["models"]] == ["passed"]
+    base = golden / "adoption_rate" / "full" / "adoption_rates"
+    assert (base / "pointers" / "p000001.json").is_dir() and (base / "v0001" / "data").is_dir()
+
+    hql = root / "suites" / "adoption_rate" / "adoption_rate.hql"
+    hql.write_text(hql.read_text().replace("AVG(p.base_premium *", "AVG(2.0 * p.base_premium *"))
+    env["HARNESS_SCALE"] = "0.02"
+    suites = ("-m", "pytest", "suites", "-p", "no:randomly", "-n", "0", "--harness-dataset", "full")
+    refresh = run(*suites, *remote, "--harness-update-golden", "--harness-reason", "CR-9: x2")
+    assert refresh.returncode == 0, refresh.stdout[-3000:] + refresh.stderr[-2000:]
+    history = run(
+        *("-m", "harness.cli", "golden", "history", "adoption_rate", "adoption_rates"),
+        *("--dataset", "full", "--backend", "connect", "--remote", url),
+    )
+    assert history.returncode == 0, history.stderr[-2000:]
+    assert history.stdout.splitlines()[-1].startswith("* v0002"), history.stdout
+    assert "CR-9: x2" in history.stdout
+
+    part = next((base / "v0002" / "data").glob("part-*.parquet"))
+    blob = bytearray(part.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    part.write_bytes(bytes(blob))
+    part.with_name(f".{part.name}.crc").unlink()  # as on an object store: no .crc
+    corrupted = run(*suites, *remote)
+    assert corrupted.returncode == 1, corrupted.stdout[-3000:]
+    assert re.search(
+        r"golden data (was modified or corrupted|cannot be read by the cluster)",
+        corrupted.stdout,
+    ), corrupted.stdout[-3000:]
+    log = tmp_path / "client-io.log"
+    assert log.read_text() == ""  # created by the hook in every client process, never written
+    control = run("-c", f"open({str(base / 'summary.ambr')!r})")  # the hook does watch
+    assert control.returncode == 1 and "client touched the golden root" in control.stderr
+    assert "open " in log.read_text()
+
+
 def test_down_stops_everything(cluster):
     workdir, _ = cluster
     state = read_state(workdir / "cluster")

@@ -31,7 +31,13 @@ def cmd_nightly(args: argparse.Namespace, project: api.Project) -> int:
     """Capture missing goldens, then run every suite on the dataset with reports."""
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "HARNESS_SCALE": str(args.scale)}
+    # The capture and pytest below are processes of their own: they get the golden root
+    # this command was given (--golden-root, else the environment's, else golden/).
+    env = {
+        **os.environ,
+        "HARNESS_SCALE": str(args.scale),
+        api.GOLDEN_ROOT_ENV: str(project.golden),
+    }
     if not args.skip_capture:
         print(
             f"[nightly] capturing missing '{args.dataset}' goldens (legacy emulation)", flush=True

@@ -119,7 +119,8 @@ class ClusterStorage:
         """One small text object, written by Spark as a single part."""
         frame = self._spark().createDataFrame([(text,)], "value string").coalesce(1)
         try:
-            frame.write.mode("overwrite" if replace else "errorifexists").text(uri)
+            writer = frame.write.mode("overwrite") if replace else frame.write  # default: error
+            writer.text(uri)
         except Exception as exc:
             raise GoldenError(f"{uri}: could not write ({first_line(exc)})") from None
 
@@ -131,7 +132,10 @@ class ClusterStorage:
             if _missing(exc) or not strict:
                 return None
             raise GoldenError(f"{uri}: cannot read ({first_line(exc)})") from None
-        return "".join(r["value"] for r in rows) if rows else None
+        if not rows:
+            return None
+        text = "".join(r["value"] for r in rows)
+        return text[:-1] if text.endswith("\n") else text  # the line end the writer added
 
     # -------------------------------------------------------------------- versions
 
@@ -157,7 +161,7 @@ class ClusterStorage:
         uri = f"{self._base(ref)}/{POINTERS}"
         try:
             rows = [
-                (r["path"], r["value"])
+                (r["path"], r["value"][:-1] if r["value"].endswith("\n") else r["value"])
                 for r in self._spark()
                 .read.text(uri, wholetext=True, recursiveFileLookup=True)
                 .select("value", F.col("_metadata.file_path").alias("path"))
