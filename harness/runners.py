@@ -31,12 +31,14 @@ from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.pandas.types import to_arrow_schema
+from pyspark.sql.types import StructType
 
 from harness import steplog
 from harness.errors import HarnessError, ModelRunError, first_line
 from harness.explain.catalogue import emulation, legacy_profile
-from harness.fixtures import parse_ddl
 from harness.legacy_rewrite import FUNCTION, merge_percentile_calls
+from harness.rconvert import conform
 from harness.spec import ModelSpec, StepSpec
 from harness.sqltext import rewrite_functions, split_statements, substitute
 
@@ -59,8 +61,8 @@ class StepTiming:
 class RunResult:
     outputs: dict[str, DataFrame]
     timings: list[StepTiming] = field(default_factory=list)
-    # Where driver-side R steps spent their time: spark_to_pandas, pandas_to_r, r,
-    # r_to_pandas, pandas_to_spark (seconds, summed over steps).
+    # Where driver-side R steps spent their time: spark_to_client (toArrow), to_r, r,
+    # from_r, client_to_spark (seconds, summed over steps).
     r_timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     step_output: dict[str, str] = field(default_factory=dict)  # step name -> what it printed
@@ -219,23 +221,40 @@ def _run_r(
         if len(tables) != 1 or len(schemas) != 1:
             raise ModelRunError(f"{path}: a per-group r step reads one table and produces one")
         ((table, df),) = tables.items()
-        ((output, schema),) = schemas.items()
-        columns = [name for name, _ in parse_ddl(schema)]
+        ((output, ddl),) = schemas.items()
+        struct = _struct(spark, ddl)
         worker = rbridge.grouped_worker(
-            str(path), function, json.dumps(params, default=str), table, output, columns
+            str(path),
+            function,
+            json.dumps(params, default=str),
+            table,
+            output,
+            to_arrow_schema(struct).serialize().to_pybytes(),
         )
-        return {output: df.groupBy(*step.group_by).applyInPandas(worker, schema)}
+        return {output: df.groupBy(*step.group_by).applyInArrow(worker, struct)}
     started = time.perf_counter()
-    local = {name: df.toPandas() for name, df in tables.items()}
-    split = {"spark_to_pandas": time.perf_counter() - started}
+    local = {name: df.toArrow() for name, df in tables.items()}
+    split = {"spark_to_client": time.perf_counter() - started}
     frames = rbridge.call(path, function, local, params, list(schemas))
     split.update(rbridge.take_timings())
     started = time.perf_counter()
-    out = {name: spark.createDataFrame(frames[name], schema=ddl) for name, ddl in schemas.items()}
-    split["pandas_to_spark"] = time.perf_counter() - started
+    out = {}
+    for name, ddl in schemas.items():
+        struct = _struct(spark, ddl)
+        try:
+            table = conform(frames[name], to_arrow_schema(struct), f"{path}: {function}()")
+        except ValueError as exc:
+            raise ModelRunError(str(exc)) from None
+        out[name] = spark.createDataFrame(table, schema=struct)
+    split["client_to_spark"] = time.perf_counter() - started
     for part, seconds in split.items():
         timings[part] = timings.get(part, 0.0) + seconds
     return out
+
+
+def _struct(spark: SparkSession, ddl: str) -> StructType:
+    """A step's output schema (DDL) as Spark parses it: the session does, on any backend."""
+    return spark.createDataFrame([], ddl).schema
 
 
 def _run_step(

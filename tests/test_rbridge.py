@@ -10,6 +10,8 @@ import datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from harness import rbridge
 
 # The workaround the reference models' MIGRATION.md notes once asked every R step to apply.
@@ -55,15 +57,15 @@ def test_r_receives_ordinary_data_frames_and_the_narrow_type_cases(spark, tmp_pa
     df = spark.createDataFrame([(*r, None, None, None) for r in rows], SCHEMA)
     script = tmp_path / "probe.R"
     script.write_text(AS_R_TABLE + PROBE)
-    out = rbridge.call(script, "probe", {"t": df.toPandas()}, {}, ["probe"])["probe"]
-    got = out.iloc[0].to_dict()
+    out = rbridge.call(script, "probe", {"t": df.toArrow()}, {}, ["probe"])["probe"]
+    got = out.to_pylist()[0]
     # The general case: no workaround needed, and the old one changes nothing.
     assert (got["rows"], got["cols"], got["kept"], got["first_kept"]) == (3, 11, 2, 3)
     assert (got["first_date"], got["date_class"]) == ("2024-01-01", "Date")
     assert got["scaled"] == 2.0 and got["merged"] == 3 and got["missing_s"] == 1
     assert got["workaround_is_a_no_op"] is True
-    # The narrow cases (docs/r-steps.md): R has no 64-bit integer and a column that is
-    # NULL throughout carries no values to type it by.
+    # The narrow cases (docs/r-steps.md): R has no 64-bit integer; a column NULL throughout
+    # keeps the type Arrow gives it.
     assert got["classes"].split() == [
         "id:integer",
         "big:numeric",  # beyond 32 bits: double (exact to 2^53)
@@ -73,9 +75,9 @@ def test_r_receives_ordinary_data_frames_and_the_narrow_type_cases(spark, tmp_pa
         "d:Date",
         "amount:numeric",  # DECIMAL: double, as Hive hands DOUBLE to R scripts
         "flag:logical",
-        "no_date:character",  # all NULL: character, whatever the Spark type ...
-        "no_double:numeric",  # ... but numbers, which pandas holds as NaN
-        "no_flag:character",
+        "no_date:Date",  # all NULL: still typed
+        "no_double:numeric",
+        "no_flag:logical",
     ]
 
 
@@ -91,10 +93,12 @@ same <- function(tables, params) {
 
 
 def test_strings_factors_and_dates_cross_both_ways_with_their_nas(tmp_path: Path) -> None:
-    """Strings cross as distinct values plus an index, dates in one numpy conversion: NA
-    stays NA (not "NA", not NaN) both ways, the order of rows and values is kept, and a
-    factor comes back as its labels."""
-    import pandas as pd
+    """Strings cross as distinct values plus an index, dates as one buffer: NA stays NA
+    (not "NA", not NaN) both ways, the order of rows and values is kept, a factor comes
+    back as its labels, and a lossy cast to the declared type is an error naming it."""
+    import pyarrow as pa
+
+    from harness.rconvert import conform
 
     script = tmp_path / "same.R"
     script.write_text(ROUND_TRIP)
@@ -102,11 +106,32 @@ def test_strings_factors_and_dates_cross_both_ways_with_their_nas(tmp_path: Path
     dates = [datetime.date(2024, 1, 31), None, datetime.date(1970, 1, 1)] + [
         datetime.date(1969, 12, 31)
     ] * 4
-    table = pd.DataFrame({"s": strings, "d": dates})
-    out = rbridge.call(script, "same", {"t": table}, {}, ["t"])["t"]
-    assert list(out["s"]) == strings
-    assert list(out["s_na"]) == [s is None for s in strings]
-    assert list(out["d"]) == dates
-    assert list(out["d_na"]) == [d is None for d in dates]
-    assert list(out["f"]) == [s if s in ("a", "b") else None for s in strings]
-    assert set(rbridge.take_timings()) == {"pandas_to_r", "r", "r_to_pandas"}
+    scores = [0.5, None, float("nan"), 2.0, -1.0, 1e300, 3.0]
+    table = pa.table({"s": strings, "d": dates, "x": scores})
+    out = rbridge.call(script, "same", {"t": table}, {}, ["t"])["t"].to_pydict()
+    assert out["s"] == strings
+    assert out["s_na"] == [s is None for s in strings]
+    assert out["d"] == dates
+    assert out["d_na"] == [d is None for d in dates]
+    assert out["f"] == [s if s in ("a", "b") else None for s in strings]
+    assert out["x"][:2] == [0.5, None] and out["x"][2] != out["x"][2]  # NA -> NULL, NaN kept
+    assert set(rbridge.take_timings()) == {"to_r", "r", "from_r"}
+    back = rbridge.call(script, "same", {"t": table}, {}, ["t"])["t"]
+    wanted = pa.schema([("x", pa.int64())])
+    with pytest.raises(ValueError, match=r"column 'x' \(double\) cannot be int64"):
+        conform(back, wanted, "same()")
+
+
+def test_many_distinct_strings_cross_in_bulk_both_ways() -> None:
+    """Past rconvert._BULK distinct values, strings cross as one R string (ASCII) or one
+    by one (not ASCII), and come back through one pasted string: same values either way."""
+    import pyarrow as pa
+
+    from harness import rconvert
+
+    ascii_values = [None if i % 97 == 0 else f"v{i}" for i in range(5000)]
+    other = [None if i % 89 == 0 else f"é{i}" for i in range(5000)]
+    for values in (ascii_values, other, ["", *ascii_values[1:]]):
+        column = pa.array(values, pa.string())
+        back = rconvert.from_r_vector(rconvert.to_r_vector(column))
+        assert back.to_pylist() == values
