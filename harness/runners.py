@@ -30,17 +30,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import StructType
 
 from harness import steplog
+from harness.backends import sees_local_files
 from harness.errors import HarnessError, ModelRunError, first_line
 from harness.explain.catalogue import emulation, legacy_profile
 from harness.legacy_rewrite import FUNCTION, merge_percentile_calls
 from harness.rconvert import conform
 from harness.spec import ModelSpec, StepSpec
 from harness.sqltext import rewrite_functions, split_statements, substitute
+from harness.workdir import exchange_dir
 
 PLATFORMS = ("spark", "legacy")  # what a run emulates: the new platform or legacy Hive
 
@@ -245,11 +249,25 @@ def _run_r(
             table = conform(frames[name], to_arrow_schema(struct), f"{path}: {function}()")
         except ValueError as exc:
             raise ModelRunError(str(exc)) from None
-        out[name] = spark.createDataFrame(table, schema=struct)
+        out[name] = _to_spark(spark, table, struct)
     split["client_to_spark"] = time.perf_counter() - started
     for part, seconds in split.items():
         timings[part] = timings.get(part, 0.0) + seconds
     return out
+
+
+def _to_spark(spark: SparkSession, table: pa.Table, struct: StructType) -> DataFrame:
+    """An R result as a DataFrame. Where Spark reads this machine's files, through a Parquet
+    file its executors read: ``createDataFrame`` would hold every row in the driver (a
+    local relation; 79M rows do not fit a 4 GB driver). Elsewhere (a remote cluster) the
+    rows travel with the plan."""
+    if not sees_local_files(spark):
+        return spark.createDataFrame(table, schema=struct)
+    folder = exchange_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "part-00000.parquet"
+    pq.write_table(table, target)
+    return spark.read.schema(struct).parquet(str(folder))
 
 
 def _struct(spark: SparkSession, ddl: str) -> StructType:

@@ -8,6 +8,7 @@ nothing lands anywhere else. The root is git-ignored.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import re
@@ -17,6 +18,7 @@ from pathlib import Path
 __all__ = [
     "cluster_dir",
     "data_dir",
+    "exchange_dir",
     "outputs_dir",
     "owned_folder",
     "pid_alive",
@@ -62,6 +64,17 @@ def data_dir() -> Path:
 def outputs_dir(project_root: Path | str | None = None) -> Path:
     """Materialised model outputs: ``<root>/outputs/<model>/<dataset>/<platform>/<output>``."""
     return work_root(project_root) / "outputs"
+
+
+def exchange_dir() -> Path:
+    """Tables handed between the client and Spark as files (an R step's results, when the
+    backend reads this machine's files): one owned folder per handover, swept when its
+    process is gone."""
+    parent = work_root() / "exchange"
+    sweep_dead_owners(parent)
+    folder = owned_folder(parent, "r")
+    atexit.register(shutil.rmtree, folder, True)  # read lazily until then
+    return folder
 
 
 def owned_folder(parent: Path, prefix: str = "") -> Path:
