@@ -31,7 +31,7 @@ def python_version_of(package: str) -> str:
 
 def r_versions(packages: list[str]) -> dict[str, str]:
     """R's own version and the installed versions of ``packages`` (via rpy2)."""
-    from harness.rbridge import r_package_versions
+    from harness.rsession import r_package_versions
 
     return r_package_versions(packages)
 

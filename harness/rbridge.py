@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -23,43 +22,9 @@ import pyarrow as pa
 
 from harness import rconvert
 from harness.errors import ModelRunError
+from harness.rsession import MESSAGES, r
 
-
-def r_interface() -> Any:
-    """rpy2's low-level interface with R started (once per process)."""
-    return _r()
-
-
-@lru_cache(maxsize=1)
-def _r() -> Any:
-    """rpy2's low-level interface, started once per process (cached), or a clear error."""
-    if not os.environ.get("R_HOME") and shutil.which("R") is None:
-        raise ModelRunError(
-            "R is not installed (no R on PATH, R_HOME unset): run "
-            "bash scripts/setup.sh, which installs Debian's r-base-core"
-        )
-    try:
-        import rpy2.rinterface as ri
-        import rpy2.rinterface_lib.callbacks as callbacks
-    except Exception as exc:  # ImportError, or rpy2 failing to find libR
-        raise ModelRunError(f"rpy2 cannot load R ({exc}); run bash scripts/setup.sh") from None
-    # R's console (print, cat, message, and the warnings _CALL writes) comes here, in order.
-    callbacks.consolewrite_warnerror = lambda text: _R_MESSAGES.append(text)
-    callbacks.consolewrite_print = lambda text: _R_MESSAGES.append(text)
-    saved = os.environ.get("LD_LIBRARY_PATH")
-    ri.initr_simple()
-    # Embedded R prepends its ldpaths (incl. /usr/lib/x86_64-linux-gnu) to this process's
-    # LD_LIBRARY_PATH; child processes (pytest, spark-submit) would then load the system
-    # libpython instead of the venv's. R's libraries are loaded by now: restore it.
-    if saved is None:
-        os.environ.pop("LD_LIBRARY_PATH", None)
-    else:
-        os.environ["LD_LIBRARY_PATH"] = saved
-    return ri
-
-
-_R_MESSAGES: list[str] = []  # R's console output since the last call() began
-# Seconds spent since the last take_timings(): "pandas_to_r", "r", "r_to_pandas".
+# Seconds spent since the last take_timings(): "to_r", "r", "from_r".
 _TIMINGS: dict[str, float] = {}
 
 # Calls the model's function so that each warning is written to the console when raised
@@ -76,13 +41,6 @@ _CALL = """function(fn, tables, params, name) withCallingHandlers(
   })"""
 
 
-def take_output() -> str:
-    """R's console output since the last :func:`call` began (then forgotten)."""
-    text = "".join(_R_MESSAGES)
-    _R_MESSAGES.clear()
-    return text
-
-
 def take_timings() -> dict[str, float]:
     """Where :func:`call` spent its time since the last take (then forgotten): converting
     tables to R, R's own work, converting results back."""
@@ -97,24 +55,13 @@ def _timed(part: str, started: float) -> float:
     return now
 
 
-def r_package_versions(packages: list[str]) -> dict[str, str]:
-    ri = _r()
-    versions = {"R": str(ri.evalr('paste(R.version$major, R.version$minor, sep=".")')[0])}
-    for pkg in packages:
-        try:
-            versions[pkg] = str(ri.evalr(f'as.character(packageVersion("{pkg}"))')[0])
-        except Exception:
-            versions[pkg] = "not installed"
-    return versions
-
-
 # ------------------------------------------------------------------------------ calling
 
 
 @lru_cache(maxsize=32)
 def _load_function(script: str, function: str) -> Any:
     """Source a script into its own environment once per process; return the function."""
-    ri = _r()
+    ri = r()
     env = ri.evalr("new.env(parent = globalenv())")
     try:
         ri.baseenv["sys.source"](script, envir=env)
@@ -126,17 +73,17 @@ def _load_function(script: str, function: str) -> Any:
 
 
 def _r_error(exc: BaseException) -> str:
-    text = "".join(_R_MESSAGES[-5:]).strip() or str(exc)
+    text = "".join(MESSAGES[-5:]).strip() or str(exc)
     return " ".join(text.split())[:500]
 
 
 @lru_cache(maxsize=1)
 def _caller() -> Any:
-    return _r().evalr(_CALL)
+    return r().evalr(_CALL)
 
 
 def _params_to_r(params: dict[str, Any]) -> Any:
-    ri = _r()
+    ri = r()
     items = []
     for value in params.values():
         if isinstance(value, bool):
@@ -166,8 +113,8 @@ def call(
     produces: list[str],
 ) -> dict[str, pa.Table]:
     """Run ``function(tables, params)`` from an R script; return its data.frames by name."""
-    ri = _r()
-    _R_MESSAGES.clear()
+    ri = r()
+    MESSAGES.clear()
     fn = _load_function(str(script), function)
     started = time.perf_counter()
     r_tables = ri.ListSexpVector([rconvert.to_r(t) for t in tables.values()])

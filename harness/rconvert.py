@@ -23,15 +23,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from harness.rsession import r
+
 NA_INT = np.iinfo(np.int32).min
 _NA_REAL_BITS = np.uint64(0x7FF00000000007A2)
 _NA_REAL_LOW = np.uint64(1954)  # R's NA_real_ is a NaN whose low word is 1954
 
 
 def _ri() -> Any:
-    from harness.rbridge import r_interface
-
-    return r_interface()
+    return r()
 
 
 def _classed(obj: Any, classes: list[str]) -> Any:

@@ -307,9 +307,9 @@ def _keep_output(result: RunResult, step: StepSpec, printed: list[str]) -> None:
     run when there is any. R called per group runs in Spark's workers and is not seen here."""
     text = "".join(printed)
     if step.kind == "r" and not step.group_by:
-        from harness import rbridge
+        from harness.rsession import take_output
 
-        text += rbridge.take_output()
+        text += take_output()
     if text.strip():
         result.step_output[step.name] = steplog.clip(text)
 

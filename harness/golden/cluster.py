@@ -30,7 +30,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from harness.errors import GoldenError, first_line
-from harness.golden.store import MANIFEST, SUMMARY, GoldenRef, Staged, _now, who
+from harness.golden.base import MANIFEST, SUMMARY, GoldenRef, Staged, now, who
 
 POINTERS = "pointers"
 _VERSION_MANIFEST = re.compile(r"/(v\d{4})/" + re.escape(MANIFEST) + r"/[^/]+$")
@@ -242,7 +242,7 @@ class ClusterStorage:
             "version": version,
             "manifest_sha256": _sha(manifest),
             "number": number,
-            "written_at": _now(),
+            "written_at": now(),
             "written_by": who(),
         }
         body["check"] = _sha(json.dumps(body, sort_keys=True))

@@ -21,7 +21,7 @@ from pyspark.sql import types as T
 from harness.backends import sees_local_files
 from harness.errors import GoldenError, first_line
 from harness.fixtures import sha256_file
-from harness.golden.store import MANIFEST, SUMMARY, GoldenRef, Staged
+from harness.golden.base import MANIFEST, SUMMARY, GoldenRef, Staged
 
 CURRENT = "CURRENT"
 

@@ -18,109 +18,34 @@ Ctrl-C at any point leaves the previous version in force.
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import re
-import socket
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
 from harness.errors import GoldenError
+from harness.golden.base import (
+    FORMAT,
+    MANIFEST,
+    MANIFEST_FIELDS,
+    GoldenRef,
+    Storage,
+    now,
+    who,
+)
 
-FORMAT = 1
-MANIFEST = "manifest.json"
-SUMMARY = "summary.ambr"
 KEEP_VERSIONS = 5
 SOURCES = ("legacy-emulation", "refresh", "imported")  # capture, --update-golden, import
-# The fields every manifest has, whatever its storage (each storage adds its integrity).
-MANIFEST_FIELDS = ("schema", "rows", "keys", "provenance")
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-
-
-def who() -> str:
-    """``user@host`` for provenance (``$HARNESS_USER`` overrides the user)."""
-    try:
-        user = os.environ.get("HARNESS_USER") or getpass.getuser()
-    except Exception:
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
 
 
 def fault(point: str) -> None:
     """Test hook: simulate a crash at ``point`` (used by the interrupted-refresh tests)."""
     if os.environ.get("HARNESS_FAULT") == point:
         os._exit(137)
-
-
-@dataclass(frozen=True)
-class GoldenRef:
-    model: str
-    dataset: str
-    output: str
-
-    def __str__(self) -> str:
-        return f"{self.model}/{self.dataset}/{self.output}"
-
-
-@dataclass
-class Staged:
-    """A version's data, written but not yet in force: its integrity facts for the
-    manifest and the written data as a frame (for its statistics)."""
-
-    integrity: dict[str, Any]
-    frame: DataFrame
-    handle: Any = None  # what the storage needs to commit it (a staging folder on disk)
-
-
-class Storage(Protocol):
-    """Where a golden's bytes live, how they are written atomically and verified."""
-
-    root: str
-
-    def where(self, ref: GoldenRef, version: str | None = None) -> str:
-        """The golden's (or one version's) location, for messages."""
-        ...
-
-    def versions(self, ref: GoldenRef) -> list[str]: ...
-
-    def current(self, ref: GoldenRef) -> str | None: ...
-
-    def manifest_text(self, ref: GoldenRef, version: str) -> str | None:
-        """The version's manifest as written, or None when the version has none."""
-        ...
-
-    def stage(self, spark: SparkSession, df: DataFrame, ref: GoldenRef, version: str) -> Staged:
-        """Write the data of a new version (not in force yet)."""
-        ...
-
-    def commit(self, ref: GoldenRef, version: str, staged: Staged, manifest: str) -> None:
-        """Make the staged version complete (its manifest written); not yet in force."""
-        ...
-
-    def switch(self, ref: GoldenRef, version: str, manifest: str, summary: str) -> None:
-        """Put ``version`` in force, in one atomic step (after writing its summary)."""
-        ...
-
-    def verify(self, ref: GoldenRef, version: str, manifest: dict[str, Any]) -> None:
-        """Check the data against the manifest; a corrupt golden raises GoldenError."""
-        ...
-
-    def read(
-        self, spark: SparkSession, ref: GoldenRef, version: str, manifest: dict[str, Any]
-    ) -> DataFrame: ...
-
-    def prune(self, ref: GoldenRef, keep: list[str]) -> None:
-        """Remove the versions not in ``keep`` (where the storage can)."""
-        ...
 
 
 def is_uri(root: str | Path) -> bool:
@@ -251,7 +176,7 @@ class GoldenStore:
             "spark_schema": json.loads(df.schema.json()),
             "stats": column_stats(staged.frame),
             "provenance": {
-                "created_at": _now(),
+                "created_at": now(),
                 "created_by": who(),
                 "previous_version": previous,
                 **provenance,
