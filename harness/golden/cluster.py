@@ -100,10 +100,10 @@ class ClusterStorage:
 
     def _files(self, uri: str) -> list[str]:
         """Every file under ``uri`` (Spark lists; no content is read); [] if none."""
+        spark = self._spark()
         try:
             rows = (
-                self._spark()
-                .read.format("binaryFile")
+                spark.read.format("binaryFile")
                 .option("recursiveFileLookup", "true")
                 .load(uri)
                 .select("path")
@@ -126,8 +126,9 @@ class ClusterStorage:
 
     def _get(self, uri: str, *, strict: bool = True) -> str | None:
         """The object's text; None when it is not there (or, not ``strict``, unreadable)."""
+        spark = self._spark()
         try:
-            rows = self._spark().read.text(uri, wholetext=True).collect()
+            rows = spark.read.text(uri, wholetext=True).collect()
         except Exception as exc:
             if _missing(exc) or not strict:
                 return None
@@ -159,11 +160,11 @@ class ClusterStorage:
         """(number, location, text) of every pointer object, newest first; the text is None
         for one that cannot be read. All in one read; one by one if that fails."""
         uri = f"{self._base(ref)}/{POINTERS}"
+        spark = self._spark()
         try:
             rows = [
                 (r["path"], r["value"][:-1] if r["value"].endswith("\n") else r["value"])
-                for r in self._spark()
-                .read.text(uri, wholetext=True, recursiveFileLookup=True)
+                for r in spark.read.text(uri, wholetext=True, recursiveFileLookup=True)
                 .select("value", F.col("_metadata.file_path").alias("path"))
                 .collect()
             ]

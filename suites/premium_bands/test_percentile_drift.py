@@ -18,7 +18,9 @@ PERCENTILES = {"p10", "p25", "p50", "p75", "p90"}
 @pytest.mark.xdist_group(MODEL)
 def test_strict_check_fails_on_exactly_the_percentile_columns(parity):
     run = parity.run(MODEL, "sample")
-    strict = api.compare_output(parity.spark, parity.project.store(), run, OUTPUT, strict=True)
+    strict = api.compare_output(
+        parity.spark, parity.project.store(parity.spark), run, OUTPUT, strict=True
+    )
     cmp = strict.comparison
     assert not cmp.passed
     assert cmp.schema_ok and cmp.keys_ok, cmp.report()
