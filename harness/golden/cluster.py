@@ -46,6 +46,11 @@ def _missing(exc: Exception) -> bool:
     return "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc)
 
 
+def _unline(text: str) -> str:
+    """An object's text without the line end Spark's text writer added to it."""
+    return text[:-1] if text.endswith("\n") else text
+
+
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -135,8 +140,7 @@ class ClusterStorage:
             raise GoldenError(f"{uri}: cannot read ({first_line(exc)})") from None
         if not rows:
             return None
-        text = "".join(r["value"] for r in rows)
-        return text[:-1] if text.endswith("\n") else text  # the line end the writer added
+        return _unline("".join(r["value"] for r in rows))
 
     # -------------------------------------------------------------------- versions
 
@@ -161,9 +165,10 @@ class ClusterStorage:
         for one that cannot be read. All in one read; one by one if that fails."""
         uri = f"{self._base(ref)}/{POINTERS}"
         spark = self._spark()
+        rows: list[tuple[str, str | None]]
         try:
             rows = [
-                (r["path"], r["value"][:-1] if r["value"].endswith("\n") else r["value"])
+                (r["path"], _unline(r["value"]))
                 for r in spark.read.text(uri, wholetext=True, recursiveFileLookup=True)
                 .select("value", F.col("_metadata.file_path").alias("path"))
                 .collect()
