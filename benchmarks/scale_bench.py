@@ -58,9 +58,8 @@ sys.path.insert(0, str(REPO))
 from harness import api  # noqa: E402
 from harness.backends import get_spark, stop_spark  # noqa: E402
 from harness.errors import first_line  # noqa: E402
-from harness.fixtures import checked, full_rows  # noqa: E402
 from harness.golden import GoldenStore  # noqa: E402
-from harness.rbridge import PROFILE_ENV  # noqa: E402
+from harness.rsession import PROFILE_ENV  # noqa: E402
 from harness.workdir import work_root  # noqa: E402
 
 HARNESS_PHASES = ("inputs", "checks", "compare")  # every night (golden_write: capture/refresh)
@@ -185,10 +184,7 @@ def bench_model(
     started = time.perf_counter()
     frames, bundles = api.load_inputs(spark, project, spec, "full", scale=scale)
     rows_in = {t: df.count() for t, df in frames.items()}
-    for table, df in frames.items():  # as the capture does: its results are kept and reused
-        bundle = bundles[table]
-        if bundle.recipe is not None:
-            checked(df, table, bundle, rows=full_rows(bundle, scale))
+    api.input_checks(spark, frames, bundles, "full", scale=scale)  # kept, as by the capture
     generation = time.perf_counter() - started
     _r_profile(rprof)
     run = api.run_model(spark, project, spec, "full", scale=scale)

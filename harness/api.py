@@ -42,7 +42,7 @@ from harness.fixtures import (
     load_full,
     load_sample,
 )
-from harness.golden import GoldenRef, GoldenStore, is_uri
+from harness.golden import ROOT_ENV, GoldenRef, GoldenStore, is_uri
 from harness.runners import Platform, RunResult, run_steps
 from harness.spec import DATASETS, ModelSpec, discover
 from harness.workdir import outputs_dir
@@ -50,9 +50,6 @@ from harness.workdir import outputs_dir
 
 class DataQualityError(HarnessError):
     """An input failed an error-severity check: the model is not run on bad data."""
-
-
-GOLDEN_ROOT_ENV = "HARNESS_GOLDEN_ROOT"  # the golden root when no option names one
 
 
 @dataclass
@@ -72,7 +69,7 @@ class Project:
             if (candidate / "suites").is_dir() and (candidate / "fixtures").is_dir():
                 base = candidate
                 break
-        golden = golden or os.environ.get(GOLDEN_ROOT_ENV) or base / "golden"
+        golden = golden or os.environ.get(ROOT_ENV) or base / "golden"
         return cls(
             base,
             base / "suites",
@@ -197,6 +194,25 @@ def _referenced_rows(
     return out
 
 
+def input_checks(
+    spark: SparkSession,
+    inputs: dict[str, DataFrame],
+    bundles: dict[str, Bundle],
+    dataset: str,
+    *,
+    scale: float = 1.0,
+) -> dict[str, list[CheckResult]]:
+    """Each input's data-quality checks. A generated table that load_full cached on this
+    machine (full data, a backend that sees its files) reuses the results kept beside it."""
+    cached = dataset != "sample" and sees_local_files(spark)
+    out = {}
+    for table, df in inputs.items():
+        bundle = bundles[table]
+        rows = full_rows(bundle, scale) if cached and bundle.recipe is not None else None
+        out[table] = checked(df, table, bundle, rows=rows)
+    return out
+
+
 def run_model(
     spark: SparkSession,
     project: Project,
@@ -216,13 +232,9 @@ def run_model(
     checks: list[CheckResult] = []
     rows_in: dict[str, int] = {}
     if check_inputs:
-        generated = dataset != "sample" and sees_local_files(spark)  # load_full's cache
-        for table, df in inputs.items():
-            bundle = bundles[table]
-            size = full_rows(bundle, scale) if generated and bundle.recipe is not None else None
-            results = checked(df, table, bundle, rows=size)
+        for table, results in input_checks(spark, inputs, bundles, dataset, scale=scale).items():
             checks += results
-            rows_in[table] = results[0].rows if results else df.count()
+            rows_in[table] = results[0].rows if results else inputs[table].count()
         errors = [c for c in checks if c.severity == "error" and not c.ok]
         if errors:
             raise DataQualityError(

@@ -134,9 +134,9 @@ def worker_id(config: pytest.Config) -> str:
 def golden_root(config: pytest.Config) -> str | None:
     """The golden root: the option, else ``$HARNESS_GOLDEN_ROOT``, else the ini (a relative
     folder there is relative to the rootdir); None: the project's ``golden/``."""
-    from harness.golden import is_uri
+    from harness.golden import ROOT_ENV, is_uri
 
-    chosen = opt(config, "golden-root") or os.environ.get("HARNESS_GOLDEN_ROOT")
+    chosen = opt(config, "golden-root") or os.environ.get(ROOT_ENV)
     if chosen:
         return str(chosen)
     ini = str(config.getini("harness_golden_root") or "")

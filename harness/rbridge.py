@@ -3,9 +3,9 @@
 An R model is a script defining a function ``f(tables, params)``: ``tables`` is a named
 list of data.frames, ``params`` a named list; it returns a data.frame or a named list of
 data.frames. Everything it prints (``print``, ``cat``, ``message``) and every warning it
-raises is captured in order (:func:`take_output`) for the run's step log, and where the
-time went (converting to R, R's own work, converting back) is kept for
-:func:`take_timings`. rpy2 is imported lazily so Spark workers that never run R never load it.
+raises is captured in order (:func:`harness.rsession.take_output`) for the run's step log,
+and where the time went (converting to R, R's own work, converting back) is kept for
+:func:`take_timings`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from harness import rconvert
 from harness.errors import ModelRunError
-from harness.rsession import MESSAGES, r
+from harness.rsession import MESSAGES, PROFILE_ENV, r
 
 # Seconds spent since the last take_timings(): "to_r", "r", "from_r".
 _TIMINGS: dict[str, float] = {}
@@ -161,25 +161,21 @@ def _table(script: Path | str, function: str, rdf: Any) -> pa.Table:
 
 
 def grouped_worker(
-    script: str, function: str, params_json: str, table: str, output: str, schema: bytes
+    script: str, function: str, params_json: str, table: str, output: str, schema: pa.Schema
 ) -> Callable[[pa.Table], pa.Table]:
     """A picklable function for ``applyInArrow``: R runs inside each Python worker on one
-    group; ``schema`` is the output's Arrow schema, serialized."""
+    group; ``schema`` is the output's Arrow schema, each result is cast to."""
 
     def apply(group: pa.Table) -> pa.Table:
         out = call(script, function, {table: group}, json.loads(params_json), [output])[output]
-        target = pa.ipc.read_schema(pa.py_buffer(schema))
         try:
-            conformed = rconvert.conform(out, target, f"{script}: {function}()")
+            conformed = rconvert.conform(out, schema, f"{script}: {function}()")
         except ValueError as exc:
             raise ModelRunError(str(exc)) from None
         _log_timings(group.num_rows)
         return conformed
 
     return apply
-
-
-PROFILE_ENV = "HARNESS_R_PROFILE"
 
 
 def _log_timings(rows: int) -> None:

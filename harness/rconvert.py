@@ -30,21 +30,17 @@ _NA_REAL_BITS = np.uint64(0x7FF00000000007A2)
 _NA_REAL_LOW = np.uint64(1954)  # R's NA_real_ is a NaN whose low word is 1954
 
 
-def _ri() -> Any:
-    return r()
-
-
 def _classed(obj: Any, classes: list[str]) -> Any:
     """Set the class through R's own ``class<-``: setting the attribute directly misses
     R's internal object bit, and nrow(), x[i, ] and Date subsetting then misbehave."""
-    ri = _ri()
+    ri = r()
     return ri.baseenv["class<-"](obj, ri.StrSexpVector(classes))
 
 
 def _doubles(values: np.ndarray, nulls: np.ndarray) -> Any:
     arr = np.ascontiguousarray(values, dtype=np.float64).copy()
     arr.view(np.uint64)[nulls] = _NA_REAL_BITS
-    return _ri().FloatSexpVector.from_memoryview(arr.data)
+    return r().FloatSexpVector.from_memoryview(arr.data)
 
 
 # Above this many distinct strings, they cross as one string that R cuts up (substring).
@@ -54,7 +50,7 @@ _BULK = 2000
 def _bulk_to_r(values: pa.Array) -> Any | None:
     """Many distinct ASCII strings as one R string cut by R's vectorised ``substring`` at
     Arrow's offsets (one C loop instead of a Python call per value); None if not ASCII."""
-    ri = _ri()
+    ri = r()
     values = pa.concat_arrays([values.cast(pa.string())])  # no offset, no slicing
     offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[: len(values) + 1]
     data = values.buffers()[2]
@@ -72,7 +68,7 @@ def _bulk_to_r(values: pa.Array) -> Any | None:
 
 def _strings(arr: pa.Array) -> Any:
     """Distinct values (in bulk when many), then R indexes them (NA index: NA_character_)."""
-    ri = _ri()
+    ri = r()
     encoded = pc.dictionary_encode(arr)
     levels = _bulk_to_r(encoded.dictionary) if len(encoded.dictionary) > _BULK else None
     if levels is None:
@@ -84,7 +80,7 @@ def _strings(arr: pa.Array) -> Any:
 
 def to_r_vector(column: pa.ChunkedArray | pa.Array) -> Any:
     """One Arrow column as an R vector (the mapping in the module docstring)."""
-    ri = _ri()
+    ri = r()
     arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     kind = arr.type
     nulls = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
@@ -120,7 +116,7 @@ def to_r_vector(column: pa.ChunkedArray | pa.Array) -> Any:
 
 def to_r(table: pa.Table) -> Any:
     """An Arrow table as an R data.frame (compact row names)."""
-    ri = _ri()
+    ri = r()
     columns = ri.ListSexpVector([to_r_vector(table.column(i)) for i in range(table.num_columns)])
     columns.do_slot_assign("names", ri.StrSexpVector(list(table.column_names)))
     columns.do_slot_assign("row.names", ri.IntSexpVector([NA_INT, -table.num_rows]))
@@ -130,7 +126,7 @@ def to_r(table: pa.Table) -> Any:
 def _from_r_strings(distinct: Any, absent: np.ndarray) -> pa.Array:
     """R's distinct strings as an Arrow array (NA as ""): many of them as one string R
     pastes together, cut by Arrow at the byte lengths R counts."""
-    ri = _ri()
+    ri = r()
     if len(distinct) <= _BULK:
         return pa.array(["" if a else str(v) for v, a in zip(distinct, absent, strict=True)])
     clean = ri.baseenv["ifelse"](ri.baseenv["is.na"](distinct), ri.StrSexpVector([""]), distinct)
@@ -152,7 +148,7 @@ def _labels(values: pa.Array, index: np.ndarray, missing: np.ndarray) -> pa.Arra
 
 def from_r_vector(vec: Any) -> pa.Array:
     """One R vector as an Arrow array (R's NA as NULL)."""
-    ri = _ri()
+    ri = r()
     classes = set(vec.rclass) if hasattr(vec, "rclass") else set()
     if "factor" in classes:
         codes = np.asarray(vec.memoryview())

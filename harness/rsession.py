@@ -16,6 +16,9 @@ from typing import Any
 from harness.errors import ModelRunError
 
 MESSAGES: list[str] = []  # R's console output since the last take_output()
+# A folder: when set, R called per group in Spark's workers appends where its time went
+# there (rbridge); the local cluster hands it on to its executors.
+PROFILE_ENV = "HARNESS_R_PROFILE"
 
 
 @lru_cache(maxsize=1)

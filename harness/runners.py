@@ -233,7 +233,7 @@ def _run_r(
             json.dumps(params, default=str),
             table,
             output,
-            to_arrow_schema(struct).serialize().to_pybytes(),
+            to_arrow_schema(struct),
         )
         return {output: df.groupBy(*step.group_by).applyInArrow(worker, struct)}
     started = time.perf_counter()

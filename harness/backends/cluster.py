@@ -36,6 +36,7 @@ from harness.backends.server import (
     stop_process_group,
 )
 from harness.errors import BackendError
+from harness.rsession import PROFILE_ENV
 
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
@@ -257,8 +258,8 @@ class LocalCluster:
         home = r_home()
         if home:
             env["R_HOME"] = home
-        if os.environ.get("HARNESS_R_PROFILE"):  # rbridge.PROFILE_ENV: R's time split, per group
-            env["HARNESS_R_PROFILE"] = os.environ["HARNESS_R_PROFILE"]
+        if os.environ.get(PROFILE_ENV):  # where R in the executors reports its time split
+            env[PROFILE_ENV] = os.environ[PROFILE_ENV]
         return env
 
     def _app_conf(self) -> dict[str, str]:

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness import api
+from harness import api, golden
 from harness.backends import BACKENDS
 from harness.spec import DATASETS
 
@@ -36,7 +36,7 @@ def cmd_nightly(args: argparse.Namespace, project: api.Project) -> int:
     env = {
         **os.environ,
         "HARNESS_SCALE": str(args.scale),
-        api.GOLDEN_ROOT_ENV: str(project.golden),
+        golden.ROOT_ENV: str(project.golden),
     }
     if not args.skip_capture:
         print(

@@ -11,11 +11,19 @@
 """
 
 from harness.golden.base import GoldenRef, Storage
-from harness.golden.store import KEEP_VERSIONS, SOURCES, GoldenStore, is_uri, storage_for
+from harness.golden.store import (
+    KEEP_VERSIONS,
+    ROOT_ENV,
+    SOURCES,
+    GoldenStore,
+    is_uri,
+    storage_for,
+)
 from harness.golden.summary import column_stats, render_summary
 
 __all__ = [
     "KEEP_VERSIONS",
+    "ROOT_ENV",
     "SOURCES",
     "GoldenRef",
     "GoldenStore",

@@ -39,6 +39,7 @@ from harness.golden.base import (
 )
 
 KEEP_VERSIONS = 5
+ROOT_ENV = "HARNESS_GOLDEN_ROOT"  # the golden root when no option names one
 SOURCES = ("legacy-emulation", "refresh", "imported")  # capture, --update-golden, import
 
 
