@@ -92,3 +92,32 @@ def test_ini_and_environment_choose_the_backend(run, pytester, monkeypatch) -> N
     assert opts_line(run()).endswith(" databricks |")
     monkeypatch.setenv("HARNESS_BACKEND", "local")
     assert opts_line(run()).endswith(" local |")
+
+
+SHOW_GOLDEN = """
+from harness.pytest_options import golden_root
+
+def test_shown_root(pytestconfig):
+    print("GOLDEN", golden_root(pytestconfig), "|")
+"""
+
+
+def test_golden_root_from_the_option_then_the_environment_then_the_ini(
+    run, pytester, monkeypatch
+) -> None:
+    monkeypatch.delenv("HARNESS_GOLDEN_ROOT", raising=False)
+    # not test_golden.py: in-process, that name is tests/test_golden.py's module already
+    pytester.makepyfile(test_shown_golden_root=SHOW_GOLDEN)
+
+    def shown(args: str = "") -> str:
+        line = next(ln for ln in run(f"-k shown_root {args}").outlines if "GOLDEN " in ln)
+        return line[line.index("GOLDEN ") + len("GOLDEN ") :].removesuffix(" |")
+
+    assert shown() == "None"  # the project's golden/
+    pytester.makeini("[pytest]\nharness_golden_root = shared/golden\n")
+    assert shown() == str(pytester.path / "shared" / "golden")  # relative to the rootdir
+    pytester.makeini("[pytest]\nharness_golden_root = abfss://g@acct.dfs.core.windows.net/p\n")
+    assert shown() == "abfss://g@acct.dfs.core.windows.net/p"  # a URI as it is
+    monkeypatch.setenv("HARNESS_GOLDEN_ROOT", "file:/env/golden")
+    assert shown() == "file:/env/golden"
+    assert shown("--harness-golden-root /opt/g") == "/opt/g"
