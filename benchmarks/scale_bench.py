@@ -10,7 +10,7 @@ the nightly runs for it, through the same library calls:
 1. inputs generated and cached, and their checks run, once and untimed, as the night's
    capture does (a real nightly reads its tables in place; the one-off cost is reported
    on its own, ``input_generation_s``);
-2. ``api.run_model`` on the Spark platform: its phases (``api.PHASES``) are the harness's
+2. ``api.run_model`` on the Spark platform: its phases (``outcomes.PHASES``) are the harness's
    ``inputs`` and ``checks`` and the model's ``steps`` and ``materialize``; for R on the
    driver, the split of the step (Spark to pandas, pandas to R, R, R to pandas, pandas to
    Spark); for R in the executors, the same split summed over the groups, from the files

@@ -5,7 +5,7 @@ Usage:
     spec = project.model("adoption_rate")
     run = run_model(spark, project, spec, "sample")          # inputs -> checks -> model
     outcome = compare_output(spark, project.store(spark), run, "rates")   # golden -> compare
-    print(outcome.comparison.report())
+    print(format_comparison(outcome.comparison))       # harness.report.text
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import os
 import re
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from harness import fingerprint as fp
 from harness.backends import sees_local_files
-from harness.compare import CompareResult, compare
+from harness.compare import compare
 from harness.ddl import schema_problems
 from harness.errors import (
     HarnessError,
@@ -43,6 +43,7 @@ from harness.fixtures import (
     load_sample,
 )
 from harness.golden import ROOT_ENV, GoldenRef, GoldenStore, is_uri
+from harness.outcomes import ModelRun, OutputComparison
 from harness.runners import Platform, RunResult, run_steps
 from harness.spec import DATASETS, ModelSpec, discover
 from harness.workdir import outputs_dir
@@ -95,31 +96,6 @@ class Project:
         """The golden store; a store at a URI does its I/O through ``spark`` (or, for the
         commands that bring none, the session the store opens on first need)."""
         return GoldenStore(self.golden, (lambda: spark) if spark is not None else None)
-
-
-@dataclass
-class ModelRun:
-    spec: ModelSpec
-    dataset: str
-    platform: str  # the platform the run emulated (runners.PLATFORMS)
-    outputs: dict[str, DataFrame]
-    bundles: dict[str, Bundle]
-    checks: list[CheckResult]
-    rows_in: dict[str, int]
-    fingerprint: dict[str, Any]
-    run_seconds: float
-    notes: list[str] = field(default_factory=list)
-    rows_out: dict[str, int] = field(default_factory=dict)
-    step_output: dict[str, str] = field(default_factory=dict)  # what each step printed
-    # Seconds per phase (PHASES) and, for R steps on the driver, the split of their time
-    # (runners.RunResult.r_timings): what the benchmark and summary.json report.
-    timings: dict[str, float] = field(default_factory=dict)
-
-
-# A model run's phases, in order: the harness's own (inputs, checks) and the model's (steps:
-# the step functions, which for R on the driver includes the work; materialize: Spark
-# executing the outputs' plans, for lazy SQL and Python steps where the model's work is).
-PHASES = ("inputs", "checks", "steps", "materialize")
 
 
 _SCRATCH: dict[int, str] = {}
@@ -281,21 +257,6 @@ def run_model(
         result.step_output,
         timings,
     )
-
-
-@dataclass
-class OutputComparison:
-    """One output of one run, compared with its golden."""
-
-    output: str
-    comparison: CompareResult
-    golden_manifest: dict[str, Any]
-    fingerprint_changes: list[str]
-    compare_seconds: float
-
-    @property
-    def passed(self) -> bool:
-        return self.comparison.passed
 
 
 def tolerances(spec: ModelSpec, output: str, rtol: float | None = None) -> dict[str, Any]:

@@ -322,14 +322,14 @@ class ModelItem(pytest.Item):
         cmp = result.comparison
         ok = {"schema": cmp.schema_ok, "keys": cmp.keys_ok, "values": cmp.values_ok}[self.aspect]
         if not ok:
-            from harness.report.text import format_changes
+            from harness.report.text import format_changes, format_comparison
             from harness.steplog import format_step_output
 
             run = state.run(self.model, self.dataset)
             text = "\n".join(
                 t
                 for t in (
-                    cmp.report(),
+                    format_comparison(cmp),
                     format_changes(result.fingerprint_changes),
                     format_step_output(run.step_output),
                 )
@@ -341,7 +341,7 @@ class ModelItem(pytest.Item):
             )
 
     def _check_determinism(self, state: HarnessState) -> None:
-        from harness.explain.determinism import WITHIN_TOLERANCE, check
+        from harness.workflows.determinism import WITHIN_TOLERANCE, check
 
         report = check(state.spark, state.project, self.spec, self.dataset, scale=state.scale())
         state.record(self.model, self.dataset).determinism = report.to_dict()
@@ -425,7 +425,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             from harness.fingerprint import engine_versions
 
             engine = engine_versions(state._spark)
-        from harness.explain.risks import migration_risks
+        from harness.report.risks import migration_risks
 
         project = state.project
         write_reports(

@@ -56,7 +56,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "determinism": {
         "default": None,
         "choices": ("all", "spec"),
-        "help": "also check each model's determinism (harness.explain.determinism): all "
+        "help": "also check each model's determinism (harness.workflows.determinism): all "
         "models, or those whose spec says 'determinism: true' (the nightly's choice)",
     },
 }

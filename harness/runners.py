@@ -6,7 +6,7 @@ model's outputs are read back from the namespace by name.
 
 Platforms: ``spark`` runs the code as the new platform does (Spark's defaults, ANSI on).
 ``legacy`` emulates the Hive platform the goldens came from with the profile of the
-catalogue of Hive-to-Spark differences (``harness/explain/catalogue.yaml``): each rule Spark
+catalogue of Hive-to-Spark differences (``harness/catalogue.yaml``): each rule Spark
 can emulate contributes its legacy settings (ANSI off: Hive turns a bad cast into NULL; the
 lenient date parser; ...) or Hive's own UDF (from the hive-exec jar that pyspark ships) in
 place of a Spark built-in whose results differ, e.g. ``percentile_approx``. Spark refuses to
@@ -38,8 +38,8 @@ from pyspark.sql.types import StructType
 
 from harness import steplog
 from harness.backends import sees_local_files
+from harness.catalogue import emulation, legacy_profile
 from harness.errors import HarnessError, ModelRunError, first_line
-from harness.explain.catalogue import emulation, legacy_profile
 from harness.legacy_rewrite import FUNCTION, merge_percentile_calls
 from harness.rconvert import conform
 from harness.spec import ModelSpec, StepSpec

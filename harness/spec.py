@@ -17,10 +17,10 @@ from typing import Any
 
 import yaml
 
-from harness.compare import TYPE_POLICIES
 from harness.ddl import parse_ddl
 from harness.errors import HarnessError, SpecError
 from harness.fields import check_choice, check_fields, problem
+from harness.typerules import TYPE_POLICIES
 
 SPEC_FILE = "model.yaml"
 DATASETS = ("sample", "full")
@@ -311,7 +311,7 @@ def _parse_accepted(
 ) -> tuple[AcceptedFinding, ...]:
     """The ``accepted:`` list; each rule must be in the catalogue, each file a step's."""
     # Imported here: harness.explain reads specs, so a top-level import could be circular.
-    from harness.explain.catalogue import load_catalogue
+    from harness.catalogue import load_catalogue
 
     if raw is None:
         return ()

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Sets up (Java, R, Chromium, .venv), runs the checks (ruff format --check, ruff check, mypy
-# with the config in pyproject.toml) and the test suite: the harness's own tests and every
-# model suite on its committed sample data, two xdist workers, slow tests excluded. A failed
-# check fails the script, but the tests still run so their results show too.
+# Sets up (Java, R, Chromium, .venv), runs the checks (ruff format --check, ruff check, mypy,
+# lint-imports: the layers contract; configured in pyproject.toml) and the test suite: the
+# harness's own tests and every model suite on its committed sample data, two xdist workers,
+# slow tests excluded. A failed check fails the script, but the tests still run so their
+# results show too.
 # tests/test_session.py runs first in a process of its own: it needs a process with no
 # Spark session yet (pyspark cannot mix local and Connect sessions in one process).
 # Extra arguments go to the main pytest run (e.g. -k adoption_rate).
@@ -23,6 +24,7 @@ check() {
 check ruff format --check .
 check ruff check .
 check mypy
+check lint-imports --no-cache
 session_rc=0
 if [[ $# -eq 0 ]]; then
   echo "[tests] .venv/bin/pytest tests/test_session.py -n 0"

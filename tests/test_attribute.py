@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from comparisons import column, comparison, key_diff
 
+from harness.catalogue import load_catalogue
 from harness.explain.attribute import attribute, explain_error, hints
-from harness.explain.catalogue import load_catalogue
 from harness.explain.findings import LintReport
 from harness.explain.lint import find
 from harness.explain.numeric import near_zero_hint

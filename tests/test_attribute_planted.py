@@ -21,6 +21,7 @@ from project_copy import copy_project
 from harness.api import Project, capture, compare_output, run_model
 from harness.errors import ModelRunError
 from harness.explain.attribute import attribute, lint_report
+from harness.report.text import format_comparison
 
 PLANTS = {  # column -> (rule, the planted text, which the SELECT line holds)
     "plain_priced": ("cast-invalid-string", "CAST(annual_premium AS DOUBLE) AS raw_premium"),
@@ -153,6 +154,6 @@ def test_each_failing_column_is_attributed_to_its_plant(captured: Project, spark
     assert any("drift band" in e for e in p40.evidence)
     month = next(c for c in causes if c.column == "first_start_month")
     assert "spark.sql.legacy.timeParserPolicy=LEGACY" in month.setting
-    text = outcome.comparison.report()
+    text = format_comparison(outcome.comparison)
     assert "why it may differ:" in text
     assert "p40 #1: percentile-approx" in text

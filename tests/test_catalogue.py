@@ -1,4 +1,4 @@
-"""The catalogue of Hive-to-Spark differences (harness/explain/catalogue.yaml).
+"""The catalogue of Hive-to-Spark differences (harness/catalogue.yaml).
 
 Every rule's demonstration runs on this Spark, under the legacy platform (the catalogue's own
 profile, calls rewritten to Hive's UDFs) and under Spark 4 defaults, and gives the results
@@ -20,8 +20,7 @@ import pytest
 import yaml
 
 from harness import api
-from harness.cli import main as cli_main
-from harness.explain.catalogue import (
+from harness.catalogue import (
     CATALOGUE_FILE,
     SYMPTOMS,
     CatalogueError,
@@ -30,6 +29,7 @@ from harness.explain.catalogue import (
     legacy_profile,
     load_catalogue,
 )
+from harness.cli import main as cli_main
 from harness.golden import GoldenRef
 from harness.runners import HIVE_FUNCTIONS, LEGACY_CONF, Platform
 from harness.spec import ModelSpec

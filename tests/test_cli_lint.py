@@ -13,7 +13,7 @@ from project_copy import REPO
 from sarif_schema import schema_errors
 
 from harness.cli import main
-from harness.explain.risks import migration_risks
+from harness.report.risks import migration_risks
 
 REFERENCE_MODELS = (
     "adoption_pipeline",

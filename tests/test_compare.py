@@ -11,6 +11,7 @@ from chispa import assert_df_equality
 
 from harness.compare import compare, type_change_tolerated
 from harness.errors import CompareError
+from harness.report.text import format_comparison
 
 INF, NAN = float("inf"), float("nan")
 
@@ -314,7 +315,7 @@ def test_result_dict_is_json_and_report_is_readable(spark):
     assert data["missing_keys"] == {"count": 1, "sample": [{"id": 3}]}
     assert len(data["samples"]["v"]) == 2
     assert data["columns"]["v"]["max_rel_diff"] == pytest.approx(0.1)
-    text = result.report()
+    text = format_comparison(result)
     assert "FAILED" in text and "v " in text and "keys missing from actual: 1" in text
     assert "id=1: 1.0 -> 1.1" in text
 

@@ -10,8 +10,9 @@ import pytest
 from pyspark.sql import types as T
 
 from harness.compare import compare, type_change_tolerated
-from harness.compare.plan import without_nullability
 from harness.golden import GoldenRef, GoldenStore
+from harness.report.text import format_comparison
+from harness.typerules import without_nullability
 
 
 def key_change(result):
@@ -52,7 +53,7 @@ def test_a_key_type_change_is_in_the_report_and_the_dict(spark):
     a = spark.createDataFrame([(1, 1.0)], "id bigint, v double")
     result = compare(e, a, keys=["id"])
     assert result.to_dict()["schema"]["type_changes"][0]["key"] is True
-    assert "id" in result.report() and "bigint" in result.report()
+    assert "id" in format_comparison(result) and "bigint" in format_comparison(result)
 
 
 def _struct(name, dtype, nullable=True):
@@ -94,7 +95,7 @@ def test_nullability_is_never_a_type_change(spark, case):
     )
     assert e.schema != a.schema
     result = compare(e, a, keys=["id"], type_policy="exact")
-    assert result.type_changes == [] and result.passed, result.report()
+    assert result.type_changes == [] and result.passed, format_comparison(result)
 
 
 def test_nested_type_changes_follow_the_policy_element_wise():
@@ -131,7 +132,7 @@ def test_maps_nested_in_arrays_and_structs_compare_entry_wise(spark):
         rtol=0,
         atol=0,
     )
-    assert same.passed, same.report()
+    assert same.passed, format_comparison(same)
 
     changed = (
         1,
@@ -177,5 +178,5 @@ def test_nested_output_round_trip_through_the_golden_store(spark, tmp_path):
     golden, _manifest = store.read(spark, ref)
     assert golden.schema != output().schema  # the round trip did change nullability
     result = compare(golden, output(), keys=["id"], rtol=0, atol=0, type_policy="exact")
-    assert result.passed, result.report()
+    assert result.passed, format_comparison(result)
     assert result.type_changes == [] and result.rows_matched == 50

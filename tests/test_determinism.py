@@ -1,4 +1,4 @@
-"""The determinism check (harness.explain.determinism) on real Spark and the sample data.
+"""The determinism check (harness.workflows.determinism) on real Spark and the sample data.
 
 A scratch project holds adoption_rate and a model with planted nondeterminism:
 ``collect_list`` concatenated without an order, and ``row_number()`` over ties filtered to
@@ -20,8 +20,8 @@ from project_copy import copy_project, run_suites
 from harness import api
 from harness.cli import main
 from harness.errors import HarnessError, SpecError
-from harness.explain import determinism as det
 from harness.spec import load_spec
+from harness.workflows import determinism as det
 
 PLANTED = """\
 DROP TABLE IF EXISTS channel_lists;

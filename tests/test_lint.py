@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.explain.catalogue import CLAUSES, DETECTORS, OPERATORS, Rule, Symptom
+from harness.catalogue import CLAUSES, DETECTORS, OPERATORS, Rule, Symptom
 from harness.explain.lint import DETECTOR_KINDS, find
 from harness.spec import InputSpec, ModelSpec, OutputSpec, StepSpec, load_spec
 

@@ -13,15 +13,15 @@ import pytest
 from project_copy import REPO
 from sarif_schema import schema_errors
 
+from harness.catalogue import load_catalogue
 from harness.cli import main
 from harness.errors import SpecError
-from harness.explain.catalogue import load_catalogue
 from harness.explain.findings import Finding, LintReport
 from harness.explain.formats import NOT_ANALYSED_RULE, render, to_sarif, to_text
-from harness.explain.risks import risk_record
 from harness.explain.sqlsource import NotAnalysed
 from harness.report.html import render_html
 from harness.report.records import RunRecord, RunSummary
+from harness.report.risks import risk_record
 from harness.spec import AcceptedFinding, load_spec
 
 REASON = "CR-2024-017: approved percentile tolerance"

@@ -1,6 +1,6 @@
 """``harness determinism MODEL``: is the model deterministic under other physical plans?
 
-Runs the model under the reference plan and another (``harness.explain.determinism``),
+Runs the model under the reference plan and another (``harness.workflows.determinism``),
 prints per output whether its runs agree or which columns and keys differ, and exits 1
 when an output is nondeterministic beyond its tolerances (0 otherwise).
 """
@@ -18,7 +18,7 @@ from harness.spec import DATASETS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from harness.explain.determinism import DEFAULT_VARIANTS, PLANS
+    from harness.workflows.determinism import DEFAULT_VARIANTS, PLANS
 
     p = sub.add_parser(
         "determinism", help="run a model under two physical plans and compare them exactly"
@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_determinism(args: argparse.Namespace, project: api.Project) -> int:
-    from harness.explain.determinism import DEFAULT_VARIANTS, check
+    from harness.workflows.determinism import DEFAULT_VARIANTS, check
 
     spark = open_spark(args)
     report = check(

@@ -32,8 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_lint(args: argparse.Namespace, project: api.Project) -> int:
+    from harness.explain.acceptance import describe_acceptance, lint_model
     from harness.explain.formats import render
-    from harness.explain.risks import describe_acceptance, lint_model
 
     names = args.models or sorted(project.models)
     reports = []

@@ -85,7 +85,7 @@ def cmd_describe(args: argparse.Namespace, project: api.Project) -> int:
             print(f"      schema: {', '.join(f'{c} {t}' for c, t in out.schema)}")
     print(f"datasets: {', '.join(spec.datasets)}; packages: {json.dumps(spec.packages)}")
     if spec.accepted:
-        from harness.explain.risks import describe_acceptance
+        from harness.explain.acceptance import describe_acceptance
 
         for entry in spec.accepted:
             print(f"accepted lint finding: {describe_acceptance(entry)}: {entry.reason}")
@@ -105,7 +105,7 @@ def override_line(tol: ColumnTolerance, out: OutputSpec) -> str:
 def cmd_run(args: argparse.Namespace, project: api.Project) -> int:
     from harness.fingerprint import engine_versions
     from harness.report.records import FAILED, ModelRecord
-    from harness.report.text import format_changes
+    from harness.report.text import format_changes, format_comparison
     from harness.runners import Platform
 
     spark = open_spark(args)
@@ -142,7 +142,7 @@ def cmd_run(args: argparse.Namespace, project: api.Project) -> int:
                     continue
                 record.record_comparison(compared)
                 print(f"\n[{output}] compared in {compared.compare_seconds:.1f}s")
-                print(compared.comparison.report())
+                print(format_comparison(compared.comparison))
     if record.fingerprint_changes:
         print(format_changes(record.fingerprint_changes))
     if record.step_output and any(o.status == FAILED for o in record.outputs):
@@ -150,7 +150,7 @@ def cmd_run(args: argparse.Namespace, project: api.Project) -> int:
 
         print(format_step_output(record.step_output))
     if args.report_dir:
-        from harness.explain.risks import migration_risks
+        from harness.report.risks import migration_risks
         from harness.report.summary import build_summary, write_summary
 
         summary = build_summary(

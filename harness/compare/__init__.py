@@ -21,8 +21,8 @@ The package, in the order data flows through it:
 """
 
 from harness.compare.engine import compare
-from harness.compare.plan import TYPE_POLICIES, is_numeric, type_change_tolerated
 from harness.compare.result import ColumnStats, CompareResult, KeyDiff
+from harness.typerules import TYPE_POLICIES, is_numeric, type_change_tolerated
 
 __all__ = [
     "TYPE_POLICIES",

@@ -1,10 +1,8 @@
 """What to compare, resolved and validated from the two schemas before any Spark job runs.
 
-The type rules live here: which type changes a ``type_policy`` tolerates (keys included:
-a key is a column like any other), what kind of comparison each column gets, and the
-one type both sides' keys are joined on. Nullability, top-level or nested, is never a
-type change: Spark makes nested fields nullable whenever it reads Parquet back, so an
-output would otherwise fail against its own golden after the round trip.
+Which type changes a ``type_policy`` tolerates is :mod:`harness.typerules`' (keys included:
+a key is a column like any other); here, what kind of comparison each column gets, and the
+one type both sides' keys are joined on.
 """
 
 from __future__ import annotations
@@ -17,96 +15,18 @@ from typing import Any, NamedTuple
 from pyspark.sql import types as T
 
 from harness.errors import CompareError
+from harness.typerules import (
+    INTEGRAL_RANK,
+    TYPE_POLICIES,
+    contains,
+    is_numeric,
+    same_type,
+    type_change_tolerated,
+)
 
-TYPE_POLICIES = ("exact", "widening", "numeric")
 KINDS = ("numeric", "exact", "nested", "incomparable")  # how a column's values are compared
 _TOLERANCE_FIELDS = {"rtol", "atol"}
-_INTEGRAL_RANK = {T.ByteType: 1, T.ShortType: 2, T.IntegerType: 3, T.LongType: 4}
-_INTEGRAL_DIGITS = {T.ByteType: 3, T.ShortType: 5, T.IntegerType: 10, T.LongType: 19}
 _CONTAINERS = (T.ArrayType, T.MapType, T.StructType)
-
-
-def is_numeric(dtype: T.DataType) -> bool:
-    return isinstance(dtype, T.NumericType)
-
-
-def contains(dtype: T.DataType, wanted: type | tuple[type, ...]) -> bool:
-    """Whether ``dtype`` is, or holds at any depth, a type of class ``wanted``."""
-    if isinstance(dtype, wanted):
-        return True
-    if isinstance(dtype, T.ArrayType):
-        return contains(dtype.elementType, wanted)
-    if isinstance(dtype, T.MapType):
-        return contains(dtype.keyType, wanted) or contains(dtype.valueType, wanted)
-    if isinstance(dtype, T.StructType):
-        return any(contains(f.dataType, wanted) for f in dtype.fields)
-    return False
-
-
-def without_nullability(dtype: T.DataType) -> T.DataType:
-    """``dtype`` with every nested element, value and field nullable: the shape of a type,
-    which is all a type comparison looks at."""
-    if isinstance(dtype, T.ArrayType):
-        return T.ArrayType(without_nullability(dtype.elementType), True)
-    if isinstance(dtype, T.MapType):
-        return T.MapType(
-            without_nullability(dtype.keyType), without_nullability(dtype.valueType), True
-        )
-    if isinstance(dtype, T.StructType):
-        return T.StructType(
-            [T.StructField(f.name, without_nullability(f.dataType), True) for f in dtype.fields]
-        )
-    return dtype
-
-
-def same_type(expected: T.DataType, actual: T.DataType) -> bool:
-    return without_nullability(expected) == without_nullability(actual)
-
-
-def type_change_tolerated(expected: T.DataType, actual: T.DataType, policy: str) -> bool:
-    """Whether a column (or key) whose type changed still counts as the same column.
-
-    ``exact``: never. ``widening`` (default): only changes that cannot lose information
-    (int -> bigint, float -> double, integral -> wider decimal, decimal(p,s) -> decimal
-    with at least as many integer and fraction digits). ``numeric``: any numeric change.
-    Arrays, maps and structs follow the rule element-, entry- and field-wise (a struct
-    keeps its field names). Nullability is never a change.
-    """
-    if same_type(expected, actual):
-        return True
-    if policy == "exact":
-        return False
-    if isinstance(expected, T.ArrayType) and isinstance(actual, T.ArrayType):
-        return type_change_tolerated(expected.elementType, actual.elementType, policy)
-    if isinstance(expected, T.MapType) and isinstance(actual, T.MapType):
-        return type_change_tolerated(
-            expected.keyType, actual.keyType, policy
-        ) and type_change_tolerated(expected.valueType, actual.valueType, policy)
-    if isinstance(expected, T.StructType) and isinstance(actual, T.StructType):
-        a_fields = {f.name.lower(): f for f in actual.fields}
-        if [f.name.lower() for f in expected.fields] != list(a_fields):
-            return False
-        return all(
-            type_change_tolerated(f.dataType, a_fields[f.name.lower()].dataType, policy)
-            for f in expected.fields
-        )
-    if not (is_numeric(expected) and is_numeric(actual)):
-        return False
-    if policy == "numeric":
-        return True
-    e, a = type(expected), type(actual)
-    if e in _INTEGRAL_RANK and a in _INTEGRAL_RANK:
-        return _INTEGRAL_RANK[a] >= _INTEGRAL_RANK[e]
-    if e is T.FloatType and a is T.DoubleType:
-        return True
-    if e in _INTEGRAL_RANK and isinstance(actual, T.DecimalType):
-        return actual.precision - actual.scale >= _INTEGRAL_DIGITS[e]
-    if isinstance(expected, T.DecimalType) and isinstance(actual, T.DecimalType):
-        return (
-            actual.scale >= expected.scale
-            and actual.precision - actual.scale >= expected.precision - expected.scale
-        )
-    return False
 
 
 def kind_of(expected: T.DataType, actual: T.DataType) -> str:
@@ -126,7 +46,7 @@ def join_type(expected: T.DataType, actual: T.DataType) -> T.DataType:
     join then only serves to show which keys line up."""
     if same_type(expected, actual):
         return expected
-    if type(expected) in _INTEGRAL_RANK and type(actual) in _INTEGRAL_RANK:
+    if type(expected) in INTEGRAL_RANK and type(actual) in INTEGRAL_RANK:
         return T.LongType()
     if is_numeric(expected) and is_numeric(actual):
         decimal = T.DecimalType in (type(expected), type(actual))

@@ -186,14 +186,6 @@ class CompareResult:
             "elapsed_s": round(self.elapsed_s, 3),
         }
 
-    def report(self, max_examples: int = 5) -> str:
-        from harness.report.text import format_comparison
-
-        return format_comparison(self.to_dict(), max_examples=max_examples)
-
-    def __str__(self) -> str:
-        return self.report()
-
 
 def jsonable(value: Any) -> Any:
     if isinstance(value, float):

@@ -24,7 +24,8 @@ import math
 
 from pyspark.sql import types as T
 
-from harness.compare.plan import ColumnPlan, contains, is_numeric
+from harness.compare.plan import ColumnPlan
+from harness.typerules import contains, is_numeric
 
 HASH_SEED = 42  # seeds the key hash that locates examples (any constant works)
 INF = "CAST('Infinity' AS DOUBLE)"

@@ -1,10 +1,11 @@
-"""Why an output differs: the Hive-to-Spark catalogue, and the tools that read code with it.
+"""Why an output may differ: the analysis that reads a model's code and results, below the API.
 
-- ``catalogue``: the semantic differences between the legacy platform (Hive 2.x, Spark 2.x
-  on HDInsight) and Spark 4, kept as data (``catalogue.yaml``), one rule each.
-- ``lint``: finds the catalogue's constructs in a model's SQL before it runs.
-- ``lineage``: which output columns each finding feeds, through the tables steps share.
-- ``attribute``: ranks the causes of a failing column by evidence (lineage and numbers).
-- ``determinism``: runs a model twice under different physical plans to find columns
-  that the model itself computes nondeterministically.
+It reads specs, fixtures and comparison results and never runs a model (no Spark job):
+``sqlsource`` (a model's SQL parsed with file:line), ``lint`` (the catalogue's constructs
+found), ``lineage`` (which output columns each construct feeds), ``findings`` (the shapes
+they share), ``acceptance`` (a spec's ``accepted:`` entries applied), ``formats`` (lint's
+text, JSON and SARIF), ``attribute`` (a failing column or failed run traced to ranked
+causes), ``numeric`` (the hints that need no code) and ``determinism_report`` (what a
+determinism check found). The rules themselves are :mod:`harness.catalogue`; the check that
+runs a model twice is :mod:`harness.workflows.determinism`.
 """

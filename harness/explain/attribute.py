@@ -29,7 +29,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.explain.catalogue import Rule, emulation, legacy_profile, load_catalogue
+from harness.catalogue import Rule, emulation, legacy_profile, load_catalogue
 from harness.explain.findings import Finding, LintReport
 from harness.explain.numeric import FP_NOISE, integral, number, numeric_hints
 from harness.spec import ModelSpec

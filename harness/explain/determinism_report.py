@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.explain.attribute import lint_report  # cached per spec; no Spark
 from harness.explain.findings import Finding
+from harness.spec import ModelSpec
 
 # What a check concludes of an output, best first. "within tolerance": the runs differ only
 # in numbers, by less than the output's own tolerances (floating sums added in another
@@ -20,6 +22,7 @@ DETERMINISTIC = "deterministic"
 WITHIN_TOLERANCE = "within tolerance"
 NONDETERMINISTIC = "nondeterministic"
 STATUSES = (DETERMINISTIC, WITHIN_TOLERANCE, NONDETERMINISTIC)
+LINEAGE_MISSING = "no suspects: the model's code could not be analysed (see the log)"
 
 
 @dataclass
@@ -190,3 +193,37 @@ def _short(value: Any, limit: int = 80) -> str:
 
 def _finding_dict(f: Finding) -> dict[str, Any]:
     return {"rule": f.rule, "file": str(f.file), "line": f.line, "expression": f.expression}
+
+
+# --------------------------------------------------------------------------- suspects
+
+
+def add_suspects(spec: ModelSpec, outputs: list[OutputDeterminism]) -> str:
+    """Fill each differing column's ``suspects`` with the lint findings on its lineage path
+    (``Finding.feeds``: the output columns a finding reaches); returns why none could be
+    named ("" when lint ran)."""
+    if all(o.status == DETERMINISTIC for o in outputs):
+        return ""
+    report = lint_report(spec)
+    if report is None:
+        return LINEAGE_MISSING
+    findings = report.findings
+    for o in outputs:
+        for c in o.columns:
+            c.suspects = [f for f in findings if _reaches(f, o.output, c.column)]
+        if o.row_set_differs:
+            o.row_suspects = [  # constructs outside a plain select item shape the rows
+                f
+                for f in findings
+                if (f.column is None or f.clause != "select") and _reaches(f, o.output, None)
+            ]
+    return ""
+
+
+def _reaches(finding: Finding, output: str, column: str | None) -> bool:
+    """Whether ``finding`` feeds ``output``'s ``column`` (any column when None), through SQL
+    or beyond a python/r step."""
+    return any(
+        table == output and (column is None or col in (column, "*"))
+        for table, col in (*finding.feeds, *finding.feeds_beyond)
+    )

@@ -9,15 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from harness.explain.lineage import ColumnRef, Lineage
 from harness.explain.sqlsource import NotAnalysed
 from harness.spec import AcceptedFinding
-
-if TYPE_CHECKING:  # lineage imports ColumnRef from here
-    from harness.explain.lineage import Lineage
-
-ColumnRef = tuple[str, str]  # (table or output, column)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.explain.catalogue import Rule, load_catalogue
+from harness.catalogue import Rule, load_catalogue
 from harness.explain.findings import Finding, LintReport
 from harness.explain.sqlsource import NotAnalysed
 

@@ -32,10 +32,10 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.schema import MappingSchema
 
 from harness.ddl import parse_ddl
-from harness.explain.findings import ColumnRef
 from harness.explain.sqlsource import DIALECT, ModelSql, SqlStatement
 from harness.spec import ModelSpec
 
+ColumnRef = tuple[str, str]  # (table or output, column): a column of a table or model output
 Node = tuple[str, str | None]  # (table, scope or step key; column, or None for its rows)
 ANY = "*"  # the column of a python/r output whose columns are not declared
 _TAG = "lint_select"  # meta key: the id lineage gives each SELECT of a statement's tree

@@ -22,7 +22,7 @@ from sqlglot import exp, parse_one
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.annotate_types import annotate_types
 
-from harness.explain.catalogue import CLAUSES, DETECTORS, OPERATORS, Rule, load_catalogue
+from harness.catalogue import CLAUSES, DETECTORS, OPERATORS, Rule, load_catalogue
 from harness.explain.findings import Finding, LintReport
 from harness.explain.lineage import Lineage, build, statement_target
 from harness.explain.sqlsource import DIALECT, ModelSql, SqlStatement, read_model

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from harness.report.cells import num
 
 if TYPE_CHECKING:  # only for type hints: records never import the layers that fill them
-    from harness.api import ModelRun, OutputComparison
+    from harness.outcomes import ModelRun, OutputComparison
 
 PASSED, FAILED, ERROR, PARTIAL, NOT_CHECKED = "passed", "failed", "error", "partial", "not checked"
 OUTPUT_STATUSES = (PASSED, FAILED, ERROR, NOT_CHECKED)
@@ -177,7 +177,7 @@ class ModelRecord:
     dataset: str
     outputs: list[OutputRecord] = field(default_factory=list)
     run_seconds: float | None = None
-    timings: dict[str, float] = field(default_factory=dict)  # api.PHASES and R's split
+    timings: dict[str, float] = field(default_factory=dict)  # outcomes.PHASES and R's split
     rows_in: dict[str, int] = field(default_factory=dict)
     rows_out: dict[str, int] = field(default_factory=dict)
     error: str | None = None

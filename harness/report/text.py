@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from harness.report.records import failing_columns
+
+if TYPE_CHECKING:
+    from harness.compare import CompareResult
 
 
 def _fmt(value: Any) -> str:
@@ -36,8 +39,13 @@ def _keys_line(
     return f"  {label}: {count:,}" + (f"  e.g. {shown}" if shown else "")
 
 
-def format_comparison(result: dict[str, Any], max_examples: int = 5) -> str:
-    """Readable summary: verdict, rows, key problems, schema drift, failing columns, examples."""
+def format_comparison(result: CompareResult | Mapping[str, Any], max_examples: int = 5) -> str:
+    """Readable summary: verdict, rows, key problems, schema drift, failing columns, examples.
+
+    ``result`` is a ``CompareResult`` (its failure examples are fetched now) or its
+    ``to_dict()``, so a report can be rendered again from ``summary.json`` alone."""
+    if not isinstance(result, Mapping):
+        result = result.to_dict()
     rows = result.get("rows", {})
     verdict = "PASSED" if result.get("passed") else "FAILED"
     lines = [

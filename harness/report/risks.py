@@ -1,9 +1,8 @@
-"""A model's migration risks: ``lint``'s findings with the spec's acceptances applied.
+"""The run report's "migration risks": each model's lint report as ``RiskRecord``s.
 
-The one way ``harness lint`` and the nightly report's "migration risks" section lint a
-model, so both mark the same findings accepted and flag the same stale acceptances (an
-``accepted:`` entry that no longer matches anything, because the code changed). Lint reads
-files only: no Spark.
+The models are linted the one way ``harness lint`` lints them
+(:func:`harness.explain.acceptance.lint_model`), so the report and the command mark the
+same findings accepted and flag the same stale acceptances. Lint reads files only: no Spark.
 """
 
 from __future__ import annotations
@@ -12,26 +11,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from harness.errors import HarnessError, first_line
+from harness.explain.acceptance import describe_acceptance, lint_model
 from harness.explain.findings import LintReport
 from harness.explain.formats import feeds, relative, where
 from harness.report.records import RiskFinding, RiskRecord
-from harness.spec import AcceptedFinding, ModelSpec, load_spec
-
-
-def lint_model(spec: ModelSpec) -> tuple[LintReport, list[AcceptedFinding]]:
-    """``spec``'s lint report with its ``accepted:`` entries applied, and the entries that
-    matched no finding."""
-    from harness.explain.lint import find  # the detection core, imported when first used
-
-    report = find(spec)
-    stale = report.accept(spec.accepted, spec.directory)
-    return report, stale
-
-
-def describe_acceptance(entry: AcceptedFinding) -> str:
-    """An ``accepted:`` entry in one line: ``rule file:line column``."""
-    at = f"{entry.file or ''}{f':{entry.line}' if entry.line else ''}"
-    return " ".join(p for p in (entry.rule, at, entry.column or "") if p)
+from harness.spec import AcceptedFinding, load_spec
 
 
 def risk_record(report: LintReport, root: Path, stale: Iterable[AcceptedFinding]) -> RiskRecord:

@@ -39,8 +39,8 @@ from harness.explain.determinism_report import (
     ColumnDiff,
     DeterminismReport,
     OutputDeterminism,
+    add_suspects,
 )
-from harness.explain.findings import Finding
 from harness.runners import Platform, run_steps
 from harness.spec import ModelSpec
 
@@ -105,7 +105,6 @@ PLANS: tuple[Plan, ...] = (
     ),
 )
 DEFAULT_VARIANTS = ("reshaped",)  # what a check runs against the reference by default
-LINEAGE_MISSING = "no suspects: the model's code could not be analysed (see the log)"
 
 
 def variant_named(name: str) -> Plan:
@@ -317,40 +316,4 @@ def check(
         reports,
         seconds,
         note,
-    )
-
-
-# --------------------------------------------------------------------------- suspects
-
-
-def add_suspects(spec: ModelSpec, outputs: list[OutputDeterminism]) -> str:
-    """Fill each differing column's ``suspects`` with the lint findings on its lineage path
-    (``Finding.feeds``: the output columns a finding reaches); returns why none could be
-    named ("" when lint ran)."""
-    if all(o.status == DETERMINISTIC for o in outputs):
-        return ""
-    from harness.explain.attribute import lint_report  # cached per spec; no Spark
-
-    report = lint_report(spec)
-    if report is None:
-        return LINEAGE_MISSING
-    findings = report.findings
-    for o in outputs:
-        for c in o.columns:
-            c.suspects = [f for f in findings if _reaches(f, o.output, c.column)]
-        if o.row_set_differs:
-            o.row_suspects = [  # constructs outside a plain select item shape the rows
-                f
-                for f in findings
-                if (f.column is None or f.clause != "select") and _reaches(f, o.output, None)
-            ]
-    return ""
-
-
-def _reaches(finding: Finding, output: str, column: str | None) -> bool:
-    """Whether ``finding`` feeds ``output``'s ``column`` (any column when None), through SQL
-    or beyond a python/r step."""
-    return any(
-        table == output and (column is None or col in (column, "*"))
-        for table, col in (*finding.feeds, *finding.feeds_beyond)
     )
