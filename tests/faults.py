@@ -46,7 +46,8 @@ def run(spark, adoption_rates):
     if fault and not marker.exists():
         marker.write_text(fault)
         if fault == "kill-connect-server":
-            port = os.environ["SPARK_REMOTE"].rsplit(":", 1)[1].strip("/")
+            url = os.environ.get("HARNESS_FAULT_URL") or os.environ["SPARK_REMOTE"]
+            port = url.rsplit(":", 1)[1].strip("/")
             for pid in _pids(f"spark.connect.grpc.binding.port={port}"):
                 os.kill(pid, signal.SIGKILL)
         elif fault == "kill-xdist-worker":

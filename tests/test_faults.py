@@ -144,6 +144,7 @@ def test_resume_with_nothing_to_resume_says_so(tmp_path):
 
 # ------------------------------------------------------------------------ real faults
 
+
 def real(test):
     """A real fault: run by scripts/fault-table.sh (marker ``faults``), slow."""
     return pytest.mark.faults(pytest.mark.slow(test))
@@ -193,6 +194,7 @@ def test_connect_server_killed_mid_run(fault_project, owner, record_property, tm
         server = ConnectServer()
         url = server.start()
         args += ["--harness-remote", url]
+        env["HARNESS_FAULT_URL"] = url
         _restart_when_dead(server, after=5.0)
     try:
         result = run_pytest(root, *args, env=env, timeout=900)
@@ -224,7 +226,8 @@ def test_connect_server_killed_mid_run(fault_project, owner, record_property, tm
 
 
 def _restart_when_dead(server, after: float) -> None:
-    """Start ``server`` again on its port ``after`` seconds after it dies (a thread)."""
+    """Start ``server`` again on its port ``after`` seconds after it dies, once, from a
+    thread that lives as long as the server (a server dies with the thread that started it)."""
     import threading
 
     def watch() -> None:
@@ -234,6 +237,8 @@ def _restart_when_dead(server, after: float) -> None:
             return
         time.sleep(after)
         server.restart()
+        while server.url is not None:
+            time.sleep(0.5)
 
     threading.Thread(target=watch, daemon=True).start()
 
@@ -280,13 +285,19 @@ def test_local_cluster_worker_killed(fault_project, record_property, tmp_path):
     reschedules its tasks on the other worker, and the run passes with no retry."""
     root, before = fault_project
     report = tmp_path / "report"
+    cluster_env = {
+        **os.environ,
+        "HARNESS_WORKDIR": str(root / ".harness"),
+        "HARNESS_PYTHON": sys.executable,
+    }
     up = subprocess.run(
-        ["bash", str(REPO / "scripts" / "local-cluster.sh"), "up"],
+        ["bash", str(REPO / "scripts" / "local-cluster.sh"), "up", "--owner", str(os.getpid())],
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, "HARNESS_WORKDIR": str(root / ".harness")},
+        env=cluster_env,
     )
+    assert up.returncode == 0, up.stderr[-2000:]
     url = up.stdout.strip().splitlines()[-1]
     try:
         env = {"HARNESS_FAULT": "kill-cluster-worker", "HARNESS_FAULT_DIR": str(tmp_path)}
@@ -304,7 +315,7 @@ def test_local_cluster_worker_killed(fault_project, record_property, tmp_path):
         subprocess.run(
             ["bash", str(REPO / "scripts" / "local-cluster.sh"), "down"],
             timeout=120,
-            env={**os.environ, "HARNESS_WORKDIR": str(root / ".harness")},
+            env=cluster_env,
         )
     data = summary(report)
     faulty = model(data, "faulty_rate")

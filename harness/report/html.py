@@ -162,7 +162,8 @@ def _rows_of(summary: RunSummary) -> list[dict[str, Any]]:
                 {
                     "model": model,
                     "output": out,
-                    "status": out.status,
+                    # a model that erred as a whole (a crashed worker, say) errs in every row
+                    "status": ERROR if model.error else out.status,
                     "span": len(outputs),
                     "first": j == 0,
                     "placeholder": placeholder,

@@ -395,8 +395,11 @@ class RunRecord:
     datasets: list[str] = field(default_factory=list)
     engine: dict[str, str] = field(default_factory=dict)  # with R's version if R steps ran
 
-    def to_dict(self, counts: Mapping[str, int] | None = None) -> dict[str, Any]:
+    def to_dict(
+        self, counts: Mapping[str, int] | None = None, verdict: str | None = None
+    ) -> dict[str, Any]:
         return {
+            "verdict": verdict,
             "started": self.started,
             "finished": self.finished,
             "seconds": self.seconds,
@@ -442,11 +445,14 @@ class RunSummary:
 
     @property
     def verdict(self) -> str:
-        return verdict(self.output_statuses)
+        """Over every output, and every model that erred as a whole (a crashed worker, a
+        model that could not run): a model error is never hidden by its outputs' passes."""
+        erred = [ERROR for m in self.models if m.error]
+        return verdict([*self.output_statuses, *erred])
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "run": self.run.to_dict(self.counts),
+            "run": self.run.to_dict(self.counts, self.verdict),
             "models": [m.to_dict() for m in self.models],
             "risks": [r.to_dict() for r in self.risks],
         }
