@@ -3,7 +3,7 @@
 One job: build a throwaway project holding ``adoption_rate`` plus ``faulty_rate``, a copy of
 it with one more Python step that, the first time it runs, does the fault named by
 ``$HARNESS_FAULT`` for real (kills the Spark Connect server, its own pytest-xdist worker,
-or a local cluster's worker JVM) and then makes Spark work, so the fault strikes a model in
+or an executor JVM of a local cluster) and then makes Spark work, so the fault strikes a model in
 flight. A marker file makes the fault happen once: the model's retry runs clean. Also:
 running pytest on the copy in a child process with a bound, and the golden files' digests
 to show no golden was lost or changed.
@@ -52,8 +52,8 @@ def run(spark, adoption_rates):
                 os.kill(pid, signal.SIGKILL)
         elif fault == "kill-xdist-worker":
             os.kill(os.getpid(), signal.SIGKILL)
-        elif fault == "kill-cluster-worker":
-            pid = next(_pids("org.apache.spark.deploy.worker.Worker"))
+        elif fault == "kill-cluster-executor":
+            pid = next(_pids("org.apache.spark.executor.CoarseGrainedExecutorBackend"))
             os.kill(pid, signal.SIGKILL)
     rows = adoption_rates.count()  # Spark work after the fault
     return spark.createDataFrame([(rows,)], "rows BIGINT")

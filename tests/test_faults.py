@@ -280,9 +280,11 @@ def test_xdist_worker_killed(fault_project, record_property, tmp_path):
 
 
 @real
-def test_local_cluster_worker_killed(fault_project, record_property, tmp_path):
-    """A standalone worker JVM is killed while faulty_rate runs on the local cluster: Spark
-    reschedules its tasks on the other worker, and the run passes with no retry."""
+def test_local_cluster_executor_killed(fault_project, record_property, tmp_path):
+    """An executor JVM of the local cluster is killed while faulty_rate runs: its worker
+    starts another, Spark runs the lost tasks again, and the run passes with no retry. (The
+    cluster's supervisor stops the whole cluster when a worker JVM itself exits, by design:
+    scripts/local-cluster.sh never leaves half a cluster running.)"""
     root, before = fault_project
     report = tmp_path / "report"
     cluster_env = {
@@ -300,7 +302,7 @@ def test_local_cluster_worker_killed(fault_project, record_property, tmp_path):
     assert up.returncode == 0, up.stderr[-2000:]
     url = up.stdout.strip().splitlines()[-1]
     try:
-        env = {"HARNESS_FAULT": "kill-cluster-worker", "HARNESS_FAULT_DIR": str(tmp_path)}
+        env = {"HARNESS_FAULT": "kill-cluster-executor", "HARNESS_FAULT_DIR": str(tmp_path)}
         result = run_pytest(
             root,
             "--harness-backend",
@@ -319,7 +321,7 @@ def test_local_cluster_worker_killed(fault_project, record_property, tmp_path):
         )
     data = summary(report)
     faulty = model(data, "faulty_rate")
-    record_property("fault", "local cluster worker JVM killed mid-run")
+    record_property("fault", "local cluster executor JVM killed mid-run")
     record_property(
         "outcome",
         f"exit {result.returncode}; faulty_rate {faulty['status']} "
@@ -327,7 +329,7 @@ def test_local_cluster_worker_killed(fault_project, record_property, tmp_path):
     )
     lost = data_lost(before, golden_digests(root))
     record_property("data_lost", lost)
-    assert (tmp_path / "fault-done").read_text() == "kill-cluster-worker"
+    assert (tmp_path / "fault-done").read_text() == "kill-cluster-executor"
     assert result.returncode == 0, result.stdout[-3000:]
     assert faulty["status"] == "passed"
     assert lost == "none"
