@@ -121,6 +121,17 @@ def drop_scratch_database(spark: SparkSession) -> None:
             spark.sql(f"DROP DATABASE IF EXISTS `{name}` CASCADE")
 
 
+def input_bundles(project: Project, spec: ModelSpec) -> dict[str, Bundle]:
+    """The fixture bundle of each of the model's inputs (read and verified; no Spark)."""
+    return {t: load_bundle(project.fixtures, i.fixture, i.version) for t, i in spec.inputs.items()}
+
+
+def current_fingerprint(project: Project, spec: ModelSpec) -> dict[str, Any]:
+    """What a run of the model would record as its bundle fingerprint now, without running
+    it: spec, code, fixture manifests, installed package versions."""
+    return fp.compute(spec, input_bundles(project, spec))
+
+
 def load_inputs(
     spark: SparkSession, project: Project, spec: ModelSpec, dataset: str, *, scale: float = 1.0
 ) -> tuple[dict[str, DataFrame], dict[str, Bundle]]:
@@ -131,9 +142,7 @@ def load_inputs(
             f"{spec.spec_path}: model {spec.name} does not run on '{dataset}' "
             f"(datasets: {', '.join(spec.datasets)})"
         )
-    bundles = {
-        t: load_bundle(project.fixtures, i.fixture, i.version) for t, i in spec.inputs.items()
-    }
+    bundles = input_bundles(project, spec)
     frames = {}
     if dataset == "sample":
         for table, bundle in bundles.items():

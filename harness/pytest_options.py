@@ -59,9 +59,15 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "help": "also check each model's determinism (harness.workflows.determinism): all "
         "models, or those whose spec says 'determinism: true' (the nightly's choice)",
     },
+    "resume": {
+        "action": "store_true",
+        "default": False,
+        "help": "rerun only what did not pass in the last run of --harness-report-dir (or "
+        "whose bundle fingerprint changed since) and keep the rest of its records",
+    },
 }
 # Options born with the prefix: no old spelling to keep.
-NO_OLD_SPELLING = frozenset({"determinism"})
+NO_OLD_SPELLING = frozenset({"determinism", "resume"})
 
 
 class HarnessDeprecationWarning(pytest.PytestWarning):
@@ -153,3 +159,8 @@ def chosen_backend(config: pytest.Config) -> str:
         or config.getini("harness_backend")
         or "local"
     )
+
+
+def datasets_of(config: pytest.Config) -> list[str]:
+    wanted = opt(config, "dataset") or ["sample"]
+    return list(DATASETS) if "all" in wanted else wanted

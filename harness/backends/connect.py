@@ -22,6 +22,7 @@ from harness.backends.base import (
     probe_tcp,
     register,
 )
+from harness.backends.recovery import bound_retries
 from harness.errors import BackendError
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ class ConnectBackend(Backend):
         try:
             # create(), not getOrCreate(): that would hand back any other default session.
             spark = ConnectSession.builder.remote(url).create()
+            bound_retries(spark)  # never pyspark's ten minutes of back-off per call
             spark.conf.set("spark.sql.session.timeZone", "UTC")  # first RPC: proves it connects
         except Exception as exc:
             raise BackendError(

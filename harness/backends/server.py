@@ -251,6 +251,29 @@ class ConnectServer:
         """True while the server's process runs."""
         return self._proc is not None and self._proc.poll() is None
 
+    def exit_status(self) -> str | None:
+        """How the server's process ended ("killed by SIGKILL", "exit code 1"), reaping it
+        so it never stays a zombie; None while it runs (or was never started)."""
+        if self._proc is None:
+            return None
+        code = self._proc.poll()
+        if code is None:
+            return None
+        if code < 0:
+            with contextlib.suppress(ValueError):
+                return f"killed by {signal.Signals(-code).name}"
+        return f"exit code {code}"
+
+    def restart(self, timeout: float = 120) -> str:
+        """Start the server again on the same port, so clients that know its URL find it;
+        the old process is reaped first. Returns the URL."""
+        port = self.port
+        self._terminate(grace=5.0)
+        if port is not None:
+            self._requested_port = port
+        self.url = None
+        return self.start(timeout)
+
     def _wait_ready(self, port: int, timeout: float) -> str:
         """'ready' once a gRPC channel to the port is up, else 'port-taken', 'exited', 'timeout'."""
         assert self._proc is not None and self.log_path is not None

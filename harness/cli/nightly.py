@@ -23,6 +23,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", default="local", choices=BACKENDS)
     p.add_argument("--remote", default=None, help="Spark Connect URL (e.g. a local cluster's)")
     p.add_argument("--skip-capture", action="store_true")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="rerun only what did not pass (or whose bundle fingerprint changed) in the last "
+        "run whose reports are in --out, keeping the rest of its results (as dbt retry)",
+    )
     p.add_argument("pytest_args", nargs=argparse.REMAINDER)
     p.set_defaults(run=cmd_nightly)
 
@@ -82,6 +88,8 @@ def cmd_nightly(args: argparse.Namespace, project: api.Project) -> int:
     ]
     if args.remote:
         cmd += ["--harness-remote", args.remote]
+    if args.resume:
+        cmd += ["--harness-resume"]
     if args.workers != "0":
         cmd += ["-n", args.workers]
     cmd += args.pytest_args

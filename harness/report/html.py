@@ -92,6 +92,7 @@ section.detail { border:1px solid var(--line); border-left: 5px solid var(--fail
 section.detail.error { border-left-color: var(--err); }
 section.detail:target { box-shadow: 0 0 0 3px #54aeff66; }
 .muted { color: var(--muted); } .null { color: var(--muted); font-style: italic; }
+.note { color: var(--muted); font-size: 85%; max-width: 28em; }
 .top { float:right; font-size: 12px; }
 ul { margin: 4px 0; padding-left: 22px; }
 .keys code { background: var(--head); padding: 0 4px; border-radius: 4px; margin-right: 6px; }
@@ -161,7 +162,8 @@ def _rows_of(summary: RunSummary) -> list[dict[str, Any]]:
                 {
                     "model": model,
                     "output": out,
-                    "status": out.status,
+                    # a model that erred as a whole (a crashed worker, say) errs in every row
+                    "status": ERROR if model.error else out.status,
                     "span": len(outputs),
                     "first": j == 0,
                     "placeholder": placeholder,
@@ -267,8 +269,16 @@ def _summary_table(rows: list[dict[str, Any]]) -> str:
         cells = []
         span = f' rowspan="{row["span"]}"' if row["span"] > 1 else ""
         if row["first"]:
+            notes = "".join(
+                f'<div class="note">{_e(label)} {_e(text)}</div>'
+                for label, text in (
+                    ("retried after:", model.retried_after),
+                    ("kept from the run of", model.carried_over),
+                )
+                if text
+            )
             cells.append(
-                f"<td{span}><b>{_e(model.model or '—')}</b></td>"
+                f"<td{span}><b>{_e(model.model or '—')}</b>{notes}</td>"
                 f"<td{span}>{_e(model.dataset or '—')}</td>"
             )
         name = _e(out.output or ("(no outputs)" if row["placeholder"] else "—"))

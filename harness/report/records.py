@@ -189,6 +189,11 @@ class ModelRecord:
     step_output: dict[str, str] = field(default_factory=dict)  # step -> what it printed
     # The determinism check's report (DeterminismReport.to_dict()) when a run asked for it.
     determinism: dict[str, Any] | None = None
+    # The fault (a lost Spark session) after which the model was run again, once.
+    retried_after: str | None = None
+    # Set on a record a resumed run took over from the run it resumes (that run's start):
+    # the model passed there and its bundle fingerprint has not changed since.
+    carried_over: str | None = None
 
     @classmethod
     def start(cls, model: str, dataset: str, outputs: Iterable[str]) -> ModelRecord:
@@ -253,6 +258,8 @@ class ModelRecord:
             "notes": self.notes,
             "step_output": self.step_output,
             "determinism": self.determinism,
+            "retried_after": self.retried_after,
+            "carried_over": self.carried_over,
             "outputs": [o.to_dict() for o in self.outputs],
         }
 
@@ -289,6 +296,8 @@ class ModelRecord:
                 if isinstance(v, str)
             },
             determinism=dict(determinism) if isinstance(determinism, Mapping) else None,
+            retried_after=_text(data.get("retried_after")) or None,
+            carried_over=_text(data.get("carried_over")) or None,
         )
 
 
@@ -386,8 +395,11 @@ class RunRecord:
     datasets: list[str] = field(default_factory=list)
     engine: dict[str, str] = field(default_factory=dict)  # with R's version if R steps ran
 
-    def to_dict(self, counts: Mapping[str, int] | None = None) -> dict[str, Any]:
+    def to_dict(
+        self, counts: Mapping[str, int] | None = None, verdict: str | None = None
+    ) -> dict[str, Any]:
         return {
+            "verdict": verdict,
             "started": self.started,
             "finished": self.finished,
             "seconds": self.seconds,
@@ -433,11 +445,14 @@ class RunSummary:
 
     @property
     def verdict(self) -> str:
-        return verdict(self.output_statuses)
+        """Over every output, and every model that erred as a whole (a crashed worker, a
+        model that could not run): a model error is never hidden by its outputs' passes."""
+        erred = [ERROR for m in self.models if m.error]
+        return verdict([*self.output_statuses, *erred])
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "run": self.run.to_dict(self.counts),
+            "run": self.run.to_dict(self.counts, self.verdict),
             "models": [m.to_dict() for m in self.models],
             "risks": [r.to_dict() for r in self.risks],
         }

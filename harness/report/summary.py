@@ -14,7 +14,16 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.report.records import ModelRecord, RiskRecord, RunRecord, RunSummary, run_engine
+from harness.report.records import (
+    ERROR,
+    FAILED,
+    NOT_CHECKED,
+    ModelRecord,
+    RiskRecord,
+    RunRecord,
+    RunSummary,
+    run_engine,
+)
 
 PARTS = ".parts"
 
@@ -46,6 +55,32 @@ def merge_parts(parts_dir: Path) -> list[ModelRecord]:
         except ValueError:
             models.append(ModelRecord(part.stem, "", error=f"unreadable report part {part.name}"))
     return sorted(models, key=lambda m: (m.model, m.dataset))
+
+
+def reconcile(
+    models: list[ModelRecord],
+    carried: Iterable[ModelRecord],
+    pytest_failures: Mapping[tuple[str, str], str],
+) -> list[ModelRecord]:
+    """The run's records, with the carried-over ones it did not run itself, and an error on
+    every record pytest failed but the record does not (a worker that crashed while running
+    the model: another worker may have run it again and recorded a pass)."""
+    merged: dict[tuple[str, str], ModelRecord] = {}
+    for record in models:  # two processes' parts of one pair (one crashed): the fuller
+        pair = (record.model, record.dataset)
+        if pair not in merged or _checked(record) >= _checked(merged[pair]):
+            merged[pair] = record
+    for record in carried:
+        merged.setdefault((record.model, record.dataset), record)
+    for (model, dataset), line in pytest_failures.items():
+        record = merged.setdefault((model, dataset), ModelRecord(model, dataset))
+        if record.status not in (FAILED, ERROR):
+            record.error = f"pytest reported {line}"
+    return sorted(merged.values(), key=lambda m: (m.model, m.dataset))
+
+
+def _checked(record: ModelRecord) -> int:
+    return sum(o.status != NOT_CHECKED for o in record.outputs)
 
 
 def build_summary(
@@ -95,10 +130,14 @@ def write_reports(
     started: float,
     finished: float,
     risks: Callable[[list[str]], list[RiskRecord]] | None = None,
+    carried: Iterable[ModelRecord] = (),
+    pytest_failures: Mapping[tuple[str, str], str] | None = None,
 ) -> dict[str, Path]:
     """Merge the run's parts into ``summary.json`` and ``report.html``; ``risks`` gives the
-    migration risks of the models the parts name."""
-    models = merge_parts(Path(report_dir) / PARTS)
+    migration risks of the models the parts name. ``carried``: records a resumed run takes
+    over from the run it resumes. ``pytest_failures``: what pytest reported failed per model
+    x dataset, so the summary never calls passed what pytest did not (see ``reconcile``)."""
+    models = reconcile(merge_parts(Path(report_dir) / PARTS), carried, pytest_failures or {})
     names = sorted({m.model for m in models if m.model})
     summary = build_summary(
         models,
