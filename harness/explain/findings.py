@@ -32,6 +32,9 @@ class Finding:
     # Outputs' columns it reaches only through a python/r step, where lineage stops: a
     # possible cause there, unverified. Column "*": every column of an undeclared output.
     feeds_beyond: tuple[ColumnRef, ...] = ()
+    # The rule is about a type (integers, strings...) that sqlglot could not infer here: the
+    # finding stays, marked so, and counts apart in lint's totals.
+    type_unknown: bool = False
 
     def covered_by(self, entry: AcceptedFinding, directory: Path) -> bool:
         """True when the spec's ``entry`` (its file relative to the model's ``directory``)
