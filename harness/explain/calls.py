@@ -11,8 +11,14 @@ calls this way.
 from __future__ import annotations
 
 from sqlglot import exp
+from sqlglot.errors import ErrorLevel
 
 from harness.explain.sqlsource import DIALECT
+
+
+def hive_sql(node: exp.Expr) -> str:
+    """``node`` printed in Hive SQL, quietly where Hive has no spelling (a named struct)."""
+    return node.sql(DIALECT, unsupported_level=ErrorLevel.IGNORE)
 
 
 def unwrap(node: exp.Expr | None) -> exp.Expr | None:
@@ -31,7 +37,7 @@ def printed_name(node: exp.Expr) -> str:
         return "cast"
     if not isinstance(node, exp.Func):
         return ""
-    text = node.sql(DIALECT)
+    text = hive_sql(node)
     head = text.split("(", 1)[0].strip()
     return head.lower() if "(" in text and head.replace("_", "").isalnum() else ""
 
@@ -39,13 +45,16 @@ def printed_name(node: exp.Expr) -> str:
 def argument_texts(node: exp.Expr) -> list[str]:
     """A call's arguments as Hive prints them (defaults the parser fills in, such as
     FROM_UNIXTIME's format, print only when written)."""
-    text = node.sql(DIALECT)
+    text = hive_sql(node)
     start = text.find("(")
-    if start < 0:
-        return []
+    return [] if start < 0 else _split(text[start + 1 :])
+
+
+def _split(text: str) -> list[str]:
+    """Top-level comma-separated parts of ``text``, up to its unmatched ``)``."""
     args: list[str] = []
     depth, quote, current = 0, "", ""
-    for ch in text[start + 1 :]:
+    for ch in text:
         if quote:
             quote = "" if ch == quote else quote
         elif ch in "'\"`":
@@ -67,8 +76,15 @@ def argument_texts(node: exp.Expr) -> list[str]:
 
 
 def arity(node: exp.Expr) -> int:
-    """How many arguments a call prints with in Hive SQL."""
-    return len(argument_texts(node))
+    """How many arguments a call has in Hive SQL. sqlglot drops a written pattern equal to
+    the default (``to_date(s, 'yyyy-MM-dd')`` prints as ``TO_DATE(s)``) but keeps it in the
+    node's ``format``: a call with a format then counts it (``unix_timestamp()``, the
+    current time, excepted)."""
+    count = len(argument_texts(node))
+    fmt = node.args.get("format")
+    if count == 1 and fmt is not None and not isinstance(node.this, exp.CurrentTimestamp):
+        return 2
+    return count
 
 
 def arguments(node: exp.Expr) -> list[exp.Expr]:
@@ -89,7 +105,11 @@ def arguments(node: exp.Expr) -> list[exp.Expr]:
 
 def string_literal(text: str) -> str | None:
     """The value of a Hive string literal as printed (``'dd/MM/yyyy'``), backslash escapes
-    applied as Hive applies them; None when ``text`` is not one literal."""
+    applied as Hive applies them; None when ``text`` is not one literal. A ``CONCAT`` of
+    literals is their text joined (sqlglot prints a pattern's quoted text that way)."""
+    if text.upper().startswith("CONCAT(") and text.endswith(")"):
+        parts = [string_literal(p) for p in _split(text[len("CONCAT(") : -1])]
+        return None if any(p is None for p in parts) else "".join(p or "" for p in parts)
     if len(text) < 2 or text[0] != text[-1] or text[0] not in "'\"":
         return None
     body, out, i = text[1:-1], [], 0

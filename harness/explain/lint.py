@@ -28,7 +28,7 @@ from sqlglot import exp, parse_one
 from sqlglot.errors import SqlglotError
 
 from harness.catalogue import CLAUSES, DETECTORS, OPERATORS, Rule, load_catalogue
-from harness.explain.calls import arity, printed_name
+from harness.explain.calls import arity, hive_sql, printed_name
 from harness.explain.findings import Finding, LintReport
 from harness.explain.lineage import Lineage, build, statement_target
 from harness.explain.refine import judge
@@ -229,7 +229,7 @@ def place(node: exp.Expr) -> tuple[exp.Expr | None, str | None, str]:
 
 
 def _short(node: exp.Expr) -> str:
-    text = " ".join(node.sql(DIALECT).split())
+    text = " ".join(hive_sql(node).split())
     return text if len(text) <= _EXPRESSION_CHARS else text[: _EXPRESSION_CHARS - 3] + "..."
 
 

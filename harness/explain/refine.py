@@ -34,6 +34,7 @@ from harness.catalogue import REFINEMENTS, Rule
 from harness.explain.calls import (
     argument_texts,
     arguments,
+    hive_sql,
     printed_name,
     string_literal,
     unwrap,
@@ -118,7 +119,7 @@ def _bounds_positive(condition: exp.Expr, divisor: str) -> bool:
             continue
         left, right = unwrap(part.left), unwrap(part.right)
         for side, other, flipped in ((left, right, False), (right, left, True)):
-            if side is None or side.sql(DIALECT) != divisor:
+            if side is None or hive_sql(side) != divisor:
                 continue
             bound = _number(other)
             if bound is None:
@@ -185,7 +186,7 @@ def _safe_divisors(node: exp.Expr, kinds: list[str], _t: StatementTypes, _r: Rul
         and _number(divisor.expression) == 0
     ):
         return False
-    return not ("guarded" in kinds and _guarded(node, divisor.sql(DIALECT)))
+    return not ("guarded" in kinds and _guarded(node, hive_sql(divisor)))
 
 
 # ------------------------------------------------------------------- calls and literals
@@ -340,10 +341,10 @@ def _deleted_from(operand: exp.Expr, subject: exp.Expr) -> str | None:
     """The characters the cast operand removes from the guarded subject (``""`` when it is
     the subject itself); None when it is something else."""
     operand = unwrap(operand) or operand
-    text = subject.sql(DIALECT)
-    if operand.sql(DIALECT) == text:
+    text = hive_sql(subject)
+    if hive_sql(operand) == text:
         return ""
-    if isinstance(operand, exp.RegexpReplace) and operand.this.sql(DIALECT) == text:
+    if isinstance(operand, exp.RegexpReplace) and hive_sql(operand.this) == text:
         pattern, replacement = operand.expression, operand.args.get("replacement")
         if (
             isinstance(pattern, exp.Literal)
@@ -402,7 +403,7 @@ def _try_cast_guard(part: exp.Expr, cast: exp.Expr) -> bool:
     return (
         isinstance(probe, exp.TryCast)
         and bool(probe.args.get("safe"))
-        and probe.this.sql(DIALECT) == cast.this.sql(DIALECT)
+        and hive_sql(probe.this) == hive_sql(cast.this)
         and probe.args["to"].sql(DIALECT) == cast.args["to"].sql(DIALECT)
     )
 
