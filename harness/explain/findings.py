@@ -38,7 +38,8 @@ class Finding:
 
     def covered_by(self, entry: AcceptedFinding, directory: Path) -> bool:
         """True when the spec's ``entry`` (its file relative to the model's ``directory``)
-        names this finding: same rule, and the same file, line and column where it says."""
+        names this finding: same rule, and the same file, line, column and expression where
+        it says."""
         if entry.rule != self.rule:
             return False
         if (
@@ -47,6 +48,10 @@ class Finding:
         ):
             return False
         if entry.line is not None and entry.line != self.line:
+            return False
+        if entry.expression is not None and " ".join(entry.expression.split()) != " ".join(
+            self.expression.split()
+        ):
             return False
         if entry.column is None:
             return True
