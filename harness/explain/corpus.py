@@ -130,7 +130,9 @@ def score(
 ) -> tuple[Score, dict[str, Score], list[tuple[Case, bool]]]:
     """The corpus's overall score, each rule's, and each case with whether lint flagged it."""
     rules = load_catalogue() if catalogue is None else catalogue
-    total, per_rule, outcomes = Score(), {}, []
+    total = Score()
+    per_rule: dict[str, Score] = {}
+    outcomes: list[tuple[Case, bool]] = []
     for case in corpus.cases:
         flagged = bool(lint_case(case, corpus.tables, rules))
         total.add(case, flagged)

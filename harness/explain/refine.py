@@ -113,8 +113,8 @@ def _select_of(node: exp.Expr) -> exp.Select | None:
 
 def _bounds_positive(condition: exp.Expr, divisor: str) -> bool:
     """Whether ``condition`` (a conjunction) holds only when ``divisor`` is not zero."""
-    for part in condition.flatten() if isinstance(condition, exp.And) else [condition]:
-        part = unwrap(part)
+    for conjunct in condition.flatten() if isinstance(condition, exp.And) else [condition]:
+        part = unwrap(conjunct)
         if not isinstance(part, (exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)):
             continue
         left, right = unwrap(part.left), unwrap(part.right)
@@ -124,11 +124,13 @@ def _bounds_positive(condition: exp.Expr, divisor: str) -> bool:
             bound = _number(other)
             if bound is None:
                 continue
-            op = type(part)
-            if flipped:  # 0 < y is y > 0
-                op = {exp.GT: exp.LT, exp.LT: exp.GT, exp.GTE: exp.LTE, exp.LTE: exp.GTE}.get(
-                    op, op
-                )
+            flip: dict[type[exp.Expr], type[exp.Expr]] = {
+                exp.GT: exp.LT,
+                exp.LT: exp.GT,
+                exp.GTE: exp.LTE,
+                exp.LTE: exp.GTE,
+            }
+            op: type[exp.Expr] = flip.get(type(part), type(part)) if flipped else type(part)
             if (
                 (op is exp.NEQ and bound == 0)
                 or (op is exp.GT and bound >= 0)
@@ -373,7 +375,8 @@ def _guards(node: exp.Expr, kinds: list[str], _t: StatementTypes, rule: Rule) ->
     literal = unwrap(node.this)
     if safe and isinstance(literal, exp.Literal) and literal.is_string:
         return re.fullmatch(safe, str(literal.this)) is None
-    child, parent = node, node.parent
+    child: exp.Expr = node
+    parent = node.parent
     while parent is not None and not isinstance(parent, exp.Select):
         if isinstance(parent, exp.If) and child.arg_key == "true":
             for part in _conjuncts(parent.this):

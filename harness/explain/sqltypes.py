@@ -257,7 +257,9 @@ def annotate_statement(
             types.types.setdefault(id(nodes[tag]), node.type)
     selects = typed.selects if isinstance(typed, exp.Query) else []
     columns = {
-        s.alias_or_name.lower(): (s.type.sql(DIALECT) if type_name(s.type) else "unknown")
+        s.alias_or_name.lower(): (
+            s.type.sql(DIALECT) if s.type and type_name(s.type) else "unknown"
+        )
         for s in selects
         if s.alias_or_name and not s.is_star
     }
