@@ -77,7 +77,7 @@ DIVISOR_KINDS = (
     "nonzero-literal",  # x / 4, x / 365.25
     "group-count",  # COUNT(*) of a grouped SELECT or a window: a group has a row
     "nullif-zero",  # x / NULLIF(y, 0)
-    "guarded",  # CASE WHEN y <> 0 THEN x / y END, or a WHERE / HAVING y > 0 of the same SELECT
+    "guarded",  # CASE WHEN y <> 0 THEN x / y END, or WHERE y > 0 for the select list
 )
 GUARD_KINDS = (
     "rlike",  # CASE WHEN s RLIKE '^...$' THEN CAST(s AS t): the pattern within safe_strings[t]

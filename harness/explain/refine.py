@@ -9,8 +9,8 @@ marked "type unknown"). A match is dropped when any property says no.
 
 The proofs are deliberately narrow: a divisor that is a non-zero literal, ``COUNT(*)`` of a
 grouped SELECT or a window, ``NULLIF(y, 0)``, or a division guarded by ``y <> 0`` in its
-CASE branch or its SELECT's WHERE/HAVING; a datetime pattern literal without a changed
-letter; a parse/format round trip; a cast guarded by an anchored ``RLIKE`` whose every
+CASE branch or (in the select list) its SELECT's WHERE; a datetime pattern literal without
+a changed letter; a parse/format round trip; a cast guarded by an anchored ``RLIKE`` whose every
 match (after the ``regexp_replace`` that deletes characters before the cast) is in the
 rule's ``safe_strings`` for the target type, which greenery decides by comparing the two
 regular languages, or by ``TRY_CAST(s AS t) IS NOT NULL``.
@@ -152,11 +152,15 @@ def _guarded(node: exp.Expr, divisor: str) -> bool:
         ):
             return True
         if isinstance(parent, exp.Select):
-            for key in ("where", "having"):
-                clause = parent.args.get(key)
-                if clause is not None and _bounds_positive(clause.this, divisor):
-                    return True
-            return False
+            # A WHERE filters the rows before the select list is computed; a condition in the
+            # WHERE itself may be evaluated in any order, and a HAVING filters groups after
+            # their select list (aggregates included) is computed: neither guards.
+            where = parent.args.get("where")
+            return (
+                child.arg_key == "expressions"
+                and where is not None
+                and _bounds_positive(where.this, divisor)
+            )
         child, parent = parent, parent.parent
     return False
 
