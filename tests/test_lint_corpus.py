@@ -15,7 +15,7 @@ from harness.explain.corpus import LABELS, Case, load_corpus, score
 
 CORPUS = load_corpus(Path(__file__).with_name("lint_corpus.yaml"))
 RULES = load_catalogue()
-BASELINE_RECALL = 106 / 107  # lint before the refinements, measured on this corpus
+BASELINE_RECALL = 107 / 108  # lint before the refinements, measured on this corpus
 
 
 def _id(case: Case) -> str:

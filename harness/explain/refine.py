@@ -281,9 +281,10 @@ def _narrowing(node: exp.Expr, on: bool, types: StatementTypes, _r: Rule) -> Ans
     if fits is None:
         return True
     value = _number(node.this)
-    if value is None and isinstance(unwrap(node.this), exp.Literal):
+    literal = unwrap(node.this)
+    if value is None and isinstance(literal, exp.Literal):
         try:
-            value = Decimal(str(unwrap(node.this).name))  # type: ignore[union-attr]
+            value = Decimal(str(literal.name))  # a string literal: its number
         except InvalidOperation:
             return True
     if value is not None:
@@ -334,6 +335,8 @@ def _proves(regex: str, deleted: str, safe: str) -> bool:
     in the language of ``safe``."""
     if not (regex.startswith("^") and regex.endswith("$") and not regex.endswith("\\$")):
         return False  # RLIKE finds the pattern anywhere: only a whole-string match proves
+    if _top_level_alternation(regex[1:-1]):
+        return False  # ^a|b$ is "starts with a or ends with b", not a whole-string match
     guard, allowed = _language(regex[1:-1], deleted), _language(safe)
     if guard is None or allowed is None:
         return False
@@ -341,6 +344,26 @@ def _proves(regex: str, deleted: str, safe: str) -> bool:
         return bool((guard - allowed).empty())
     except Exception:  # an FSM greenery cannot build: no proof
         return False
+
+
+def _top_level_alternation(regex: str) -> bool:
+    depth, in_class, escaped = 0, False, False
+    for ch in regex:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            return True
+    return False
 
 
 def _deleted_from(operand: exp.Expr, subject: exp.Expr) -> str | None:
