@@ -29,6 +29,7 @@ def _summary(n: int = 50) -> RunSummary:
             where=f"big.c{i}",
             feeds=FEEDS if i % 2 else FEEDS[:2],
             accepted="approved" if i % 10 == 0 else "",
+            type_unknown=i % 7 == 0,
         )
         for i in range(n)
     ]
@@ -80,7 +81,10 @@ def test_fifty_findings_sorted_by_severity_with_feeds_folded(tmp_path: Path) -> 
     page = tmp_path / "report.html"
     page.write_text(render_html(summary), encoding="utf-8")
     dom = _Risks()
-    dom.feed(_dump_dom(page))
+    text = _dump_dom(page)
+    dom.feed(text)
+    unknown = sum(1 for f in summary.risks[0].findings if f.type_unknown)
+    assert text.count("type unknown") == unknown > 0
     catalogue = load_catalogue()
     assert len(dom.rules) == 50
     assert dom.status == ["open"] * 45 + ["accepted"] * 5

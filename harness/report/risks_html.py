@@ -68,7 +68,9 @@ def _finding_row(f: RiskFinding) -> str:
     return (
         f"<tr><td><code>{_e(f.rule)}</code><br><span class='symptom muted'>"
         f"{_e(_symptom(f.rule))}</span></td><td class=mono>{_e(_where(f))}</td>"
-        f"<td class='mono expr'>{_e(f.expression)}</td><td>{_e(f.where)}</td>"
+        f"<td class='mono expr'>{_e(f.expression)}"
+        f"{'<br><span class=muted>type unknown</span>' if f.type_unknown else ''}</td>"
+        f"<td>{_e(f.where)}</td>"
         f"<td>{_feeds(f.feeds)}</td><td>{status}</td></tr>"
     )
 
