@@ -45,6 +45,44 @@ CLAUSES = (
     "window-ranking",  # row_number/rank/dense_rank/ntile/lead/lag over an ordered window
     "limit-without-order",  # LIMIT with no ORDER BY
 )
+# Where a rule's difference can show (``refine:``, docs/catalogue.md): properties of the rule
+# that narrow its detector's matches; lint applies each (``explain/refine.py``), so a rule
+# about integers, literals or a pattern says so here rather than in code.
+REFINEMENTS = (
+    "argument_types",  # the operand (a call's first argument, a cast's operand) is of these types
+    "result_types",  # the construct's own type, as Spark types it, is one of these
+    "safe_divisors",  # divisors of these DIVISOR_KINDS cannot be zero: no finding
+    "pattern_letters",  # a datetime pattern (second argument) only with one of these letters
+    "round_trips",  # "outer(inner)": a call of inner straight inside outer cancels out
+    "unless_inside",  # no finding when the value goes straight into one of these functions
+    "unless_argument",  # no finding when the first argument is a call of one of these
+    "literal_argument",  # {index, safe: [...]} or {index, only: [...]}: a literal argument
+    "narrowing",  # a cast only when the operand's type can hold values the target cannot
+    "guards",  # a cast inside CASE WHEN <guard> THEN, of GUARD_KINDS, is proven safe
+    "safe_strings",  # target type -> the regex of strings every platform casts alike
+)
+# Type names of ``argument_types`` / ``result_types``: a class or a Spark type name.
+TYPE_CLASSES = {
+    "integral": ("tinyint", "smallint", "int", "bigint"),
+    "floating": ("float", "double"),
+    "numeric": ("tinyint", "smallint", "int", "bigint", "float", "double", "decimal"),
+    "datetime": ("date", "timestamp"),
+}
+TYPE_NAMES = (
+    *TYPE_CLASSES,
+    *("tinyint", "smallint", "int", "bigint", "float", "double", "decimal", "string"),
+    *("boolean", "binary", "date", "timestamp", "array", "map", "struct"),
+)
+DIVISOR_KINDS = (
+    "nonzero-literal",  # x / 4, x / 365.25
+    "group-count",  # COUNT(*) of a grouped SELECT or a window: a group has a row
+    "nullif-zero",  # x / NULLIF(y, 0)
+    "guarded",  # CASE WHEN y <> 0 THEN x / y END, or WHERE y > 0 for the select list
+)
+GUARD_KINDS = (
+    "rlike",  # CASE WHEN s RLIKE '^...$' THEN CAST(s AS t): the pattern within safe_strings[t]
+    "try-cast",  # CASE WHEN TRY_CAST(s AS t) IS NOT NULL THEN CAST(s AS t)
+)
 # What a rule's difference looks like in a comparison of the two platforms' outputs.
 SYMPTOMS = (
     "relative-drift",  # small relative differences inside [min_rel, max_rel]
@@ -59,12 +97,29 @@ SYMPTOMS = (
     "value-change",  # any other difference in values
     "type-change",  # the output column's type differs
 )
+# The symptoms from the worst for a migration (a failed run, lost rows) to the mildest
+# (last-digit noise): the order lint's findings are shown in (``severity``).
+SEVERITY_ORDER = (
+    "error",
+    "row-set",
+    "null-vs-value",
+    "value-change",
+    "day-shift",
+    "hour-shift",
+    "type-change",
+    "integral-vs-fraction",
+    "relative-drift",
+    "order",
+    "fp-noise",
+)
+assert set(SEVERITY_ORDER) == set(SYMPTOMS), "one rank per symptom"
 _RULE_FIELDS = {
     "id",
     "title",
     "differs",
     "since",
     "detect",
+    "refine",
     "symptom",
     "legacy",
     "fix",
@@ -103,6 +158,12 @@ class Rule:
     legacy_conf: dict[str, str] = field(default_factory=dict)
     hive_udfs: dict[str, str] = field(default_factory=dict)  # function name -> Hive class
     legacy_note: str = ""
+    refine: dict[str, Any] = field(default_factory=dict)  # REFINEMENTS name -> its value
+
+    @property
+    def severity(self) -> int:
+        """0 for the worst symptom (``SEVERITY_ORDER``); sorts findings worst first."""
+        return SEVERITY_ORDER.index(self.symptom.kind)
 
     @property
     def emulated(self) -> bool:
@@ -144,6 +205,7 @@ def _rule(data: Any, where: str, path: Path) -> Rule:
     for kind, choices in (("operators", OPERATORS), ("clauses", CLAUSES)):
         for value in detect.get(kind, []):
             check_choice(CatalogueError, path, f"{where}.detect.{kind}", value, choices)
+    refine = _refine(path, f"{where}.refine", data.get("refine") or {})
     symptom = check_fields(
         CatalogueError, path, f"{where}.symptom", data["symptom"], _SYMPTOM_FIELDS, {"kind"}
     )
@@ -182,7 +244,59 @@ def _rule(data: Any, where: str, path: Path) -> Rule:
         legacy_conf=_mapping(path, f"{where}.legacy.conf", legacy.get("conf")),
         hive_udfs=_mapping(path, f"{where}.legacy.hive_udf", legacy.get("hive_udf")),
         legacy_note=str(legacy.get("note") or "").strip(),
+        refine=refine,
     )
+
+
+def _refine(path: Path, where: str, data: Any) -> dict[str, Any]:
+    """A rule's ``refine:`` properties, each checked against its shape."""
+    refine = check_fields(CatalogueError, path, where, data, REFINEMENTS)
+    for key in ("argument_types", "result_types"):
+        for value in _names(path, f"{where}.{key}", refine[key]) if key in refine else ():
+            check_choice(CatalogueError, path, f"{where}.{key}", value, TYPE_NAMES, "type")
+    for key, choices in (("safe_divisors", DIVISOR_KINDS), ("guards", GUARD_KINDS)):
+        for value in _names(path, f"{where}.{key}", refine[key]) if key in refine else ():
+            check_choice(CatalogueError, path, f"{where}.{key}", value, choices)
+    for key in ("unless_inside", "unless_argument"):
+        if key in refine:
+            refine[key] = [v.lower() for v in _names(path, f"{where}.{key}", refine[key])]
+    if "round_trips" in refine:
+        pairs = []
+        for value in _names(path, f"{where}.round_trips", refine["round_trips"]):
+            match = re.fullmatch(r"(\w+)\((\w+)\)", value.strip())
+            if match is None:
+                raise problem(
+                    CatalogueError, path, f"{where}.round_trips", f"{value!r}", "outer(inner)"
+                )
+            pairs.append((match.group(1).lower(), match.group(2).lower()))
+        refine["round_trips"] = pairs
+    letters = refine.get("pattern_letters")
+    if letters is not None and not (isinstance(letters, str) and letters.isalpha()):
+        raise problem(CatalogueError, path, f"{where}.pattern_letters", "expected letters")
+    if "narrowing" in refine and not isinstance(refine["narrowing"], bool):
+        raise problem(CatalogueError, path, f"{where}.narrowing", "expected true or false")
+    literal = refine.get("literal_argument")
+    if literal is not None:
+        literal = check_fields(
+            CatalogueError, path, f"{where}.literal_argument", literal, {"index", "safe", "only"}
+        )
+        if not isinstance(literal.get("index"), int) or len(set(literal) - {"index"}) != 1:
+            raise problem(
+                CatalogueError, path, f"{where}.literal_argument", "expected index and safe or only"
+            )
+        for key in ("safe", "only"):
+            if key in literal:
+                names = _names(path, f"{where}.literal_argument.{key}", literal[key])
+                literal[key] = [n.lower() for n in names]
+    safe = _mapping(path, f"{where}.safe_strings", refine.get("safe_strings"))
+    for target, pattern in safe.items():
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise problem(CatalogueError, path, f"{where}.safe_strings.{target}", str(exc)) from exc
+    if safe:
+        refine["safe_strings"] = {k.lower(): v for k, v in safe.items()}
+    return refine
 
 
 @functools.cache

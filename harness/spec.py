@@ -59,7 +59,7 @@ _OUTPUT_FIELDS = {
 }
 _COLUMN_TOL_FIELDS = {"rtol", "atol", "reason"}
 _LEGACY_FIELDS = {"functions", "conf"}
-_ACCEPTED_FIELDS = {"rule", "reason", "file", "line", "column"}
+_ACCEPTED_FIELDS = {"rule", "reason", "file", "line", "column", "expression"}
 
 
 @dataclass(frozen=True)
@@ -96,14 +96,17 @@ class OutputSpec:
 @dataclass(frozen=True)
 class AcceptedFinding:
     """A ``harness lint`` finding the model's owners accepted: ``rule`` (a catalogue id) with
-    a ``reason``, narrowed by ``file`` (a step's file), ``line`` and ``column`` (the column
-    the construct sits in or an output column it feeds, ``name`` or ``output.name``)."""
+    a ``reason``, narrowed by ``file`` (a step's file), ``line``, ``column`` (the column
+    the construct sits in or an output column it feeds, ``name`` or ``output.name``) and
+    ``expression`` (the construct as lint prints it: what ``harness lint --accept`` writes,
+    so the entry follows the code when lines move and goes stale when the code changes)."""
 
     rule: str
     reason: str
     file: str | None = None
     line: int | None = None
     column: str | None = None
+    expression: str | None = None
 
 
 @dataclass(frozen=True)
@@ -343,7 +346,12 @@ def _parse_accepted(
         column = data.get("column")
         if column is not None and (not isinstance(column, str) or not column):
             raise _fail(path, f"{where}.column", f"must be a column name, got {column!r}")
-        entries.append(AcceptedFinding(rule, reason.strip(), file, line, column))
+        expression = data.get("expression")
+        if expression is not None and (not isinstance(expression, str) or not expression.strip()):
+            raise _fail(
+                path, f"{where}.expression", f"must be lint's expression, got {expression!r}"
+            )
+        entries.append(AcceptedFinding(rule, reason.strip(), file, line, column, expression))
     return tuple(entries)
 
 

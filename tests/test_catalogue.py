@@ -188,6 +188,19 @@ def _good() -> dict[str, Any]:
             lambda r: r["symptom"].pop("max_rel"),
             r"rules\[0\]\.symptom: a relative-drift needs min_rel and max_rel",
         ),
+        (
+            lambda r: r.update(refine={"argument_type": ["int"]}),
+            r"rules\[0\]\.refine: unknown field 'argument_type' "
+            r"\(did you mean 'argument_types'\?\)",
+        ),
+        (
+            lambda r: r.update(refine={"result_types": ["integer"]}),
+            r"rules\[0\]\.refine\.result_types: unknown type 'integer'",
+        ),
+        (
+            lambda r: r.update(refine={"round_trips": ["from_unixtime"]}),
+            r"rules\[0\]\.refine\.round_trips: 'from_unixtime' \(outer\(inner\)\)",
+        ),
     ],
 )
 def test_malformed_rule_names_the_field(tmp_path: Path, change, message: str) -> None:

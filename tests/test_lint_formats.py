@@ -94,7 +94,13 @@ def test_text_names_rule_place_expression_columns_and_acceptance(
 def test_json_has_the_documented_keys(reports: list[LintReport], tmp_path: Path) -> None:
     doc = json.loads(render(reports, "json", root=tmp_path))
     assert doc["version"] == 1
-    assert doc["totals"] == {"models": 2, "open": 2, "accepted": 1, "not_analysed": 2}
+    assert doc["totals"] == {
+        "models": 2,
+        "open": 2,
+        "type_unknown": 0,
+        "accepted": 1,
+        "not_analysed": 2,
+    }
     bands = doc["models"][0]
     assert (bands["model"], bands["open"], bands["accepted"]) == ("bands", 2, 1)
     assert bands["findings"][0] == {
@@ -108,6 +114,7 @@ def test_json_has_the_documented_keys(reports: list[LintReport], tmp_path: Path)
         "column": "p10",
         "clause": "select",
         "feeds": ["bands.p10"],
+        "type_unknown": False,
         "accepted": REASON,
     }
     assert bands["findings"][1]["accepted"] is None

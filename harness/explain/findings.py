@@ -32,10 +32,14 @@ class Finding:
     # Outputs' columns it reaches only through a python/r step, where lineage stops: a
     # possible cause there, unverified. Column "*": every column of an undeclared output.
     feeds_beyond: tuple[ColumnRef, ...] = ()
+    # The rule is about a type (integers, strings...) that sqlglot could not infer here: the
+    # finding stays, marked so, and counts apart in lint's totals.
+    type_unknown: bool = False
 
     def covered_by(self, entry: AcceptedFinding, directory: Path) -> bool:
         """True when the spec's ``entry`` (its file relative to the model's ``directory``)
-        names this finding: same rule, and the same file, line and column where it says."""
+        names this finding: same rule, and the same file, line, column and expression where
+        it says."""
         if entry.rule != self.rule:
             return False
         if (
@@ -44,6 +48,10 @@ class Finding:
         ):
             return False
         if entry.line is not None and entry.line != self.line:
+            return False
+        if entry.expression is not None and " ".join(entry.expression.split()) != " ".join(
+            self.expression.split()
+        ):
             return False
         if entry.column is None:
             return True

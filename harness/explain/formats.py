@@ -88,6 +88,8 @@ def totals(reports: Iterable[LintReport]) -> dict[str, int]:
     return {
         "models": len(reports),
         "open": sum(len(r.open_findings) for r in reports),
+        # open findings whose rule needs a type sqlglot could not infer (in "open" too)
+        "type_unknown": sum(1 for r in reports for f in r.open_findings if f.type_unknown),
         "accepted": sum(len(r.accepted_findings) for r in reports),
         "not_analysed": sum(len(r.not_analysed) for r in reports),
     }
@@ -106,7 +108,10 @@ def to_text(reports: list[LintReport], *, root: Path, catalogue: Mapping[str, Ru
         )
         for f in report.findings:
             mark = "accepted" if f.accepted else "WARNING "
-            lines.append(f"  {mark} {f.rule}  {relative(f.file, root)}:{f.line}  {f.expression}")
+            unknown = "  (type unknown)" if f.type_unknown else ""
+            lines.append(
+                f"  {mark} {f.rule}  {relative(f.file, root)}:{f.line}  {f.expression}{unknown}"
+            )
             fed = ", ".join(feeds(f)) or "no output column found"
             lines.append(f"           {_title(f.rule, catalogue)}; in {where(f)}; feeds {fed}")
             if f.accepted:
@@ -115,8 +120,9 @@ def to_text(reports: list[LintReport], *, root: Path, catalogue: Mapping[str, Ru
             at = f":{na.line}" if na.line else ""
             lines.append(f"  not analysed  {relative(na.file, root)}{at}  ({na.step}) {na.why}")
     t = totals(reports)
+    unknown = f" ({t['type_unknown']} with a type unknown)" if t["type_unknown"] else ""
     lines.append(
-        f"{t['open']} open, {t['accepted']} accepted, {t['not_analysed']} not analysed "
+        f"{t['open']} open{unknown}, {t['accepted']} accepted, {t['not_analysed']} not analysed "
         f"in {t['models']} model(s)"
     )
     return "\n".join(lines) + "\n"
@@ -137,6 +143,7 @@ def _finding_json(f: Finding, root: Path, catalogue: Mapping[str, Rule]) -> dict
         "column": f.column,
         "clause": f.clause,
         "feeds": feeds(f),
+        "type_unknown": f.type_unknown,
         "accepted": f.accepted or None,
     }
 
@@ -246,6 +253,7 @@ def _finding_result(
             "column": f.column,
             "clause": f.clause,
             "feeds": feeds(f),
+            "typeUnknown": f.type_unknown,
         },
     }
     if f.accepted:

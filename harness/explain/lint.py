@@ -8,6 +8,11 @@ ApproxQuantile) and by the name the Hive dialect prints, so spellings and aliase
 parser normalises still match. Hive's ``CAST`` parses as a non-safe ``TryCast``: only an
 explicit ``TRY_CAST`` is safe, and never an ANSI risk.
 
+Detectors match syntax; every match is then judged by its rule's ``refine`` properties
+(:mod:`harness.explain.refine`) over the statement's types (:mod:`harness.explain.sqltypes`):
+an integer sum is no floating-point risk, ``x / 365.25`` no division by zero. A match whose
+rule needs a type sqlglot could not infer stays a finding, marked ``type_unknown``.
+
 Each finding names the table its statement creates and the select-list column holding
 the construct (None in a clause: WHERE, JOIN, GROUP BY, HAVING, ORDER BY, which shape
 every row), and the model outputs' columns it feeds, from :mod:`harness.explain.lineage`.
@@ -17,19 +22,22 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 from sqlglot import exp, parse_one
 from sqlglot.errors import SqlglotError
-from sqlglot.optimizer.annotate_types import annotate_types
 
 from harness.catalogue import CLAUSES, DETECTORS, OPERATORS, Rule, load_catalogue
+from harness.explain.calls import arity, hive_sql, printed_name
 from harness.explain.findings import Finding, LintReport
 from harness.explain.lineage import Lineage, build, statement_target
+from harness.explain.refine import judge
 from harness.explain.sqlsource import DIALECT, ModelSql, SqlStatement, read_model
+from harness.explain.sqltypes import StatementTypes, annotate_model, is_type, type_name
 from harness.spec import ModelSpec
 
 Hit = tuple[exp.Expr, str]  # the matching node, and the rule value it matched
-Detector = Callable[[SqlStatement, list[str]], Iterator[Hit]]
+Detector = Callable[[SqlStatement, list[str], StatementTypes], Iterator[Hit]]
 
 _EXPRESSION_CHARS = 100
 # Select arguments -> the clause a construct sits in (anything else in a SELECT: "select").
@@ -57,25 +65,9 @@ _RANKING = (
     exp.LastValue,
     exp.NthValue,
 )
-_STRINGY = {
-    exp.DataType.Type.TEXT,
-    exp.DataType.Type.VARCHAR,
-    exp.DataType.Type.CHAR,
-    exp.DataType.Type.UNKNOWN,
-    exp.DataType.Type.NULL,
-}
 
 
 # ---------------------------------------------------------------------------- functions
-
-
-def printed_name(node: exp.Expr) -> str:
-    """The function name a call prints as in Hive SQL (``TO_DATE`` for TsOrDsToDate...)."""
-    if isinstance(node, exp.Anonymous):
-        return str(node.name).lower()
-    text = node.sql(DIALECT)
-    head = text.split("(", 1)[0].strip()
-    return head.lower() if "(" in text and head.replace("_", "").isalnum() else ""
 
 
 @functools.cache
@@ -92,31 +84,7 @@ def _probe(name: str) -> type[exp.Expr] | None:
     return None
 
 
-def arity(node: exp.Expr) -> int:
-    """How many arguments a call prints with in Hive SQL (defaults the parser fills in, such
-    as FROM_UNIXTIME's format, print only when written)."""
-    text = node.sql(DIALECT)
-    start = text.find("(")
-    if start < 0 or text[start + 1 :].lstrip().startswith(")"):
-        return 0
-    depth, quote, count = 0, "", 1
-    for ch in text[start + 1 :]:
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"`":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            if depth == 0:
-                break
-            depth -= 1
-        elif ch == "," and depth == 0:
-            count += 1
-    return count
-
-
-def _functions(statement: SqlStatement, names: list[str]) -> Iterator[Hit]:
+def _functions(statement: SqlStatement, names: list[str], _types: StatementTypes) -> Iterator[Hit]:
     """Calls of ``names``; ``name/n`` matches only calls with at least n arguments (e.g.
     ``to_date/2``: a date parsed with a pattern, not a plain conversion)."""
     wanted: dict[str, tuple[str, int]] = {}
@@ -151,57 +119,33 @@ def _type_name(data_type: exp.Expr | None) -> str:
     return "" if data_type is None else data_type.sql(DIALECT).split("(", 1)[0].strip().lower()
 
 
-def _maybe_string(node: exp.Expr) -> bool:
-    """Whether ``node`` may be a string: its type is unknown or textual."""
-    try:
-        typed = annotate_types(node.copy(), dialect=DIALECT)
-    except (SqlglotError, KeyError, ValueError, TypeError):
-        return True
-    data_type = typed.type
-    return data_type is None or data_type.this in _STRINGY
-
-
-def _casts(statement: SqlStatement, types: list[str]) -> Iterator[Hit]:
-    """CAST(... AS t) for t in ``types`` ("any" for every type; "string->t" only when the
-    operand may be a string: its type is textual or unknown)."""
+def _casts(statement: SqlStatement, types: list[str], _types: StatementTypes) -> Iterator[Hit]:
+    """CAST(... AS t) for t in ``types`` ("any" for every type; "string->t" matches every
+    CAST to t: whether its operand is a string is the refinement's question)."""
     for node in statement.tree.find_all(exp.Cast):
         if not is_ansi_cast(node):
             continue
         target = _type_name(node.args.get("to"))
         for value in types:
-            source, _, to = value.lower().rpartition("->")
-            if to not in ("any", target):
-                continue
-            if source == "string" and not _maybe_string(node.this):
-                continue
-            yield node, value
-            break
+            _, _, to = value.lower().rpartition("->")
+            if to in ("any", target):
+                yield node, value
+                break
 
 
 # ---------------------------------------------------------------------------- operators
 
 
-def _numeric(node: exp.Expr, types: dict[str, str]) -> bool | None:
+def _numeric(node: exp.Expr, types: StatementTypes) -> bool | None:
     """True/False when ``node`` is known to be a number / a string; None when unknown."""
-    if isinstance(node, exp.Literal):
-        return not node.is_string
-    if isinstance(node, exp.Column):
-        known = types.get(node.name.lower())
-        if known is None:
-            return None
-        return known.split("(")[0].lower() in _NUMERIC_TYPES
-    try:
-        data_type = annotate_types(node.copy(), dialect=DIALECT).type
-    except (SqlglotError, KeyError, ValueError, TypeError):
+    name = type_name(types.of(node))
+    if name is None:
         return None
-    if data_type is None or data_type.this in (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL):
-        return None
-    if data_type.this in exp.DataType.NUMERIC_TYPES:
+    if is_type(types.of(node), ["numeric"]):
         return True
-    return False if data_type.this in _STRINGY else None
+    return False if name == "string" else None
 
 
-_NUMERIC_TYPES = {"tinyint", "smallint", "int", "integer", "bigint", "float", "double", "decimal"}
 _OPERATOR_NODES: dict[str, tuple[type[exp.Expr], ...]] = {
     "divide": (exp.Div,),
     "int-divide": (exp.IntDiv,),
@@ -212,7 +156,7 @@ _OPERATOR_NODES: dict[str, tuple[type[exp.Expr], ...]] = {
 assert set(_OPERATOR_NODES) == set(OPERATORS), "one node set per catalogue operator"
 
 
-def _operators(statement: SqlStatement, names: list[str], types: dict[str, str]) -> Iterator[Hit]:
+def _operators(statement: SqlStatement, names: list[str], types: StatementTypes) -> Iterator[Hit]:
     for name in names:
         for node in statement.tree.find_all(*_OPERATOR_NODES[name]):
             left, right = node.args.get("this"), node.args.get("expression")
@@ -234,7 +178,7 @@ def _operators(statement: SqlStatement, names: list[str], types: dict[str, str])
 # ------------------------------------------------------------------------------ clauses
 
 
-def _clauses(statement: SqlStatement, names: list[str]) -> Iterator[Hit]:
+def _clauses(statement: SqlStatement, names: list[str], _types: StatementTypes) -> Iterator[Hit]:
     for name in names:
         if name == "window-ranking":
             for window in statement.tree.find_all(exp.Window):
@@ -252,18 +196,13 @@ assert {"window-ranking", "limit-without-order"} == set(CLAUSES), "one check per
 # ----------------------------------------------------------------------------- registry
 
 
-def detector_checks(types: dict[str, str]) -> dict[str, Detector]:
-    """The check behind each ``DETECTORS`` kind (``types``: column name -> type, where one
-    name has one type across the model's known tables)."""
-    return {
-        "functions": _functions,
-        "casts": _casts,
-        "operators": lambda statement, values: _operators(statement, values, types),
-        "clauses": _clauses,
-    }
-
-
-DETECTOR_KINDS = tuple(detector_checks({}))
+DETECTOR_CHECKS: dict[str, Detector] = {
+    "functions": _functions,
+    "casts": _casts,
+    "operators": _operators,
+    "clauses": _clauses,
+}
+DETECTOR_KINDS = tuple(DETECTOR_CHECKS)
 assert DETECTOR_KINDS == DETECTORS, "one check per catalogue detector, in its order"
 
 
@@ -290,16 +229,8 @@ def place(node: exp.Expr) -> tuple[exp.Expr | None, str | None, str]:
 
 
 def _short(node: exp.Expr) -> str:
-    text = " ".join(node.sql(DIALECT).split())
+    text = " ".join(hive_sql(node).split())
     return text if len(text) <= _EXPRESSION_CHARS else text[: _EXPRESSION_CHARS - 3] + "..."
-
-
-def _column_types(schemas: dict[str, list[tuple[str, str]]]) -> dict[str, str]:
-    seen: dict[str, set[str]] = {}
-    for cols in schemas.values():
-        for name, data_type in cols:
-            seen.setdefault(name, set()).add(data_type)
-    return {name: next(iter(t)) for name, t in seen.items() if len(t) == 1}
 
 
 def find(
@@ -317,18 +248,25 @@ def find(
     rules = catalogue if catalogue is not None else load_catalogue()
     schemas = schemas if schemas is not None else input_schemas(spec)
     lineage = build(spec, sql, schemas)
-    checks = detector_checks(_column_types(schemas))
+    typed = annotate_model(spec, sql, schemas)
     report = LintReport(spec.name, not_analysed=list(sql.not_analysed), lineage=lineage)
     for statement in sql.statements:
         table = statement_target(statement.tree)
+        types = typed.get(id(statement)) or StatementTypes()
         seen: set[tuple[str, int]] = set()
         for rule in rules.values():
             for kind, values in rule.detect.items():
-                for node, _value in checks[kind](statement, list(values)):
+                for node, value in DETECTOR_CHECKS[kind](statement, list(values), types):
                     if (rule.id, id(node)) in seen:
                         continue
+                    verdict = judge(rule, node, value, types)
+                    if not verdict.keep:
+                        continue
                     seen.add((rule.id, id(node)))
-                    report.findings.append(_finding(rule, statement, table, node, lineage))
+                    finding = _finding(rule, statement, table, node, lineage)
+                    if verdict.type_unknown:
+                        finding = replace(finding, type_unknown=True)
+                    report.findings.append(finding)
     report.findings.sort(key=lambda f: (str(f.file), f.line, f.rule, f.expression))
     return report
 

@@ -312,6 +312,7 @@ class RiskFinding:
     where: str  # "table.column" the construct sits in, or "<clause> clause of table"
     feeds: list[str] = field(default_factory=list)  # output columns it reaches: output.column
     accepted: str = ""  # the spec's reason; "" when open
+    type_unknown: bool = False  # the rule needs a type lint could not infer here
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -322,6 +323,7 @@ class RiskFinding:
             "where": self.where,
             "feeds": self.feeds,
             "accepted": self.accepted or None,
+            "type_unknown": self.type_unknown,
         }
 
     @classmethod
@@ -335,6 +337,7 @@ class RiskFinding:
             _text(data.get("where")) or "",
             _lines(data.get("feeds")),
             _text(data.get("accepted")) or "",
+            data.get("type_unknown") is True,
         )
 
 

@@ -24,7 +24,14 @@ def risk_record(report: LintReport, root: Path, stale: Iterable[AcceptedFinding]
         report.model,
         [
             RiskFinding(
-                f.rule, relative(f.file, root), f.line, f.expression, where(f), feeds(f), f.accepted
+                f.rule,
+                relative(f.file, root),
+                f.line,
+                f.expression,
+                where(f),
+                feeds(f),
+                f.accepted,
+                f.type_unknown,
             )
             for f in report.findings
         ],
