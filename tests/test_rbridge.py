@@ -1,7 +1,7 @@
 """The R bridge: the tables an R step receives are ordinary data.frames (indexing, ordering,
 scaling, merging and Date subsetting work with no workaround), and the narrow cases where
 a column's R type is not the obvious one (all-NULL columns, integers with NULLs or beyond
-32 bits). Real Spark, real R (through rpy2), as an R step gets them (``toPandas``, then
+32 bits). Real Spark, real R (through rpy2), as an R step gets them (``toArrow``, then
 ``rbridge.call``)."""
 
 from __future__ import annotations

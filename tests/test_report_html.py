@@ -9,6 +9,7 @@ injected ``<script>`` did not run and that the page lays out (a screenshot is pr
 from __future__ import annotations
 
 import copy
+import json
 import math
 import os
 import random
@@ -21,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from comparisons import column, comparison
 from real_run import XSS, RealRun
 
-from harness.report.chart import svg_bars
+from harness.report.chart import chart, svg_bars
 from harness.report.html import render_html, write_html
 from harness.report.records import RunSummary, failing_columns
 
@@ -232,6 +234,15 @@ def test_engine_line_names_R_when_an_R_model_ran(summary: dict[str, Any], page: 
     assert "R" not in _model(summary, "adoption_rate")["engine"]  # SQL only
 
 
+def test_real_run_chart_marks_every_failing_column_red(summary: dict[str, Any], page: str) -> None:
+    comparison = _model(summary, "adoption_rate")["outputs"][0]["comparison"]
+    svg = _section(page, "adoption_rate", "sample").split('<svg class="chart"')[1]
+    rows = _chart_rows(svg.split("</svg>")[0])
+    assert set(rows) == set(comparison["columns"])
+    for name, row in rows.items():
+        assert (RED in row) == (name in failing_columns(comparison)), name
+
+
 def test_summary_round_trips_through_the_records(summary: dict[str, Any]) -> None:
     assert RunSummary.from_dict(summary).to_dict() == summary
 
@@ -250,6 +261,101 @@ def test_svg_chart_handles_special_values() -> None:
     for label in ("∞", "NaN", "n/a", "0 (exact)", "1e-2", "1e0", "premium", "close"):
         assert label in svg, label
     assert "<rect" in svg and svg.count("<g>") == 6
+
+
+RED, GREEN = "#cf222e", "#2da44e"
+
+
+def _chart_rows(svg: str) -> dict[str, str]:
+    """Each chart row's SVG (a ``<g>``), by column name."""
+    rows = {}
+    for g in re.findall(r"<g>.*?</g>", svg):
+        name = re.search(r'text-anchor="end">([^<]*)</text>', g)
+        assert name, g
+        rows[name.group(1)] = g
+    return rows
+
+
+def _failed_summary(result: dict[str, Any]) -> dict[str, Any]:
+    """A one-output run summary around a comparison, through JSON as summary.json is."""
+    summary = {
+        "models": [
+            {
+                "model": "m",
+                "dataset": "sample",
+                "status": "failed",
+                "outputs": [{"output": "o", "status": "failed", "comparison": result}],
+            }
+        ]
+    }
+    return json.loads(json.dumps(summary))
+
+
+@pytest.mark.parametrize("max_rel", [0.0, None, math.nan])
+def test_chart_marks_a_column_failing_only_by_null_vs_value_as_failing(
+    max_rel: float | None,
+) -> None:
+    """1,879 rows of NaN against NULL: no relative difference to draw (0, None or NaN), but
+    the column fails, so the chart says so in red, never the green "0 (exact)"."""
+    result = comparison(
+        column("premium", max_abs=1e-13, max_rel=1e-12),  # passes
+        column("score", max_abs=0.0, max_rel=0.0),  # passes, exactly
+        column(
+            "uplift",
+            mismatches=1879,
+            max_abs=max_rel,
+            max_rel=max_rel,
+            nulls=1879,
+            examples=[({"id": 7}, math.nan, None)],
+        ),
+        rows=(2000, 2000, 2000),
+    ).to_dict()
+    assert result["failing_columns"] == ["uplift"]
+    page = render_html(_failed_summary(result))
+    svg = page.split('<svg class="chart"')[1].split("</svg>")[0]
+    rows = _chart_rows(svg)
+    assert list(rows) == ["uplift", "premium", "score"]  # the failing one first
+    failing = rows["uplift"]
+    assert "fails: 1,879 NULL vs value" in failing
+    assert RED in failing and GREEN not in failing
+    assert "exact" not in failing
+    # passing columns keep their look
+    assert GREEN in rows["premium"] and RED not in rows["premium"]
+    assert "fails" not in rows["premium"]
+    assert "0 (exact)" in rows["score"] and RED not in rows["score"]
+
+
+def test_chart_says_how_each_failing_column_fails() -> None:
+    result = comparison(
+        column("mixed", mismatches=12, max_abs=0.5, max_rel=0.0, nulls=3),
+        column("region", "string", mismatches=4),  # exact: no relative difference at all
+        column("flag", "boolean", mismatches=2, nulls=2),
+        column("when", "date", actual_type="int", kind="incomparable"),
+        column("big", mismatches=5, max_abs=2.0, max_rel=0.25),  # a bar, as before
+    ).to_dict()
+    rows = _chart_rows(chart(result))
+    assert "fails: 12 rows (3 NULL vs value)" in rows["mixed"]
+    assert "fails: 4 rows" in rows["region"]
+    assert "fails: 2 NULL vs value" in rows["flag"]
+    assert "fails: types cannot be compared" in rows["when"]
+    assert "fails:" not in rows["big"].split("</title>")[1]  # drawn as a red bar
+    assert f'fill="{RED}" opacity="0.85"' in rows["big"]
+    for name, row in rows.items():
+        assert RED in row and GREEN not in row, name
+
+
+def test_chart_never_leaves_a_failing_column_out() -> None:
+    """Past the chart's 60 rows it shows the largest differences, and every failing column:
+    one failing by NULL vs value comes first, one failing by a small difference is kept."""
+    passing = [column(f"c{i:02d}", max_abs=1.0, max_rel=0.5, rtol=1.0) for i in range(70)]
+    nulls = column("z_nulls", mismatches=9, max_rel=None, nulls=9)
+    small = column("z_small", mismatches=1, max_abs=1e-6, max_rel=1e-6)
+    html = chart(comparison(*passing, nulls, small).to_dict())
+    rows = _chart_rows(html)
+    names = list(rows)
+    assert len(names) == 61 and (names[0], names[-1]) == ("z_nulls", "z_small")
+    assert "fails: 9 NULL vs value" in rows["z_nulls"] and RED in rows["z_small"]
+    assert "Showing 61 of 72 columns" in html
 
 
 @pytest.mark.parametrize(
