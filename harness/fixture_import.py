@@ -3,7 +3,7 @@
 ``import_fixture`` writes ``fixtures/<name>/<version>/``: ``schema.ddl`` (from a DDL file, or
 from the files' own schema), ``sample.csv`` (a deterministic sample of the stated size, in
 the bundle's CSV conventions), ``full: {location, format}`` pointing at the export itself
-(read in place for ``--dataset full``, never copied), and data-quality checks *proposed*
+(read in place by full-data runs, never copied), and data-quality checks *proposed*
 from a profile of the full data, for the user to confirm: each is written with
 ``severity: warn`` and a ``# proposed:`` comment giving its evidence, so a bundle runs at
 once and nothing is enforced until someone has read it.
@@ -208,7 +208,7 @@ def _bundle_yaml(
         f"source: {_flow(source)}",
         f"schema: {SCHEMA_FILE}",
         f"sample: {SAMPLE_FILE}",
-        "full:                 # read in place for --dataset full",
+        "full:                 # read in place by full-data runs, never copied",
         f"  location: {_flow(str(location))}",
         f"  format: {fmt}",
         "# Proposed by harness fixtures import from a profile of the full data: confirm each",

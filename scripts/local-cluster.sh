@@ -5,8 +5,9 @@
 #   scripts/local-cluster.sh up       start it; progress on stderr, the sc:// URL last on stdout
 #   scripts/local-cluster.sh status   what runs (exit 3 when nothing does)
 #   scripts/local-cluster.sh down     stop it; no JVM is left behind
-# It stops by itself when the shell that ran `up` exits (`up --owner PID` names another
-# owner, `--owner 0` none) and when `up` is interrupted. State and logs: .harness/cluster/
+# It stops by itself when the shell that ran `up` exits (past timeout, nice, env and $(...)
+# subshells; `up` names it on stderr; `up --owner PID` names another owner, `--owner 0`
+# none) and when `up` is interrupted. State and logs: .harness/cluster/
 # (or $HARNESS_WORKDIR/cluster). Sizes: HARNESS_CLUSTER_WORKERS (2),
 # HARNESS_CLUSTER_EXECUTOR_MEMORY (3g), HARNESS_DRIVER_MEMORY (4g). See docs/cluster.md.
 set -euo pipefail

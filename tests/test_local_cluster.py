@@ -311,6 +311,44 @@ def test_interrupted_up_leaves_nothing(tmp_path):
     assert state is not None and not running(state["supervisor"])
 
 
+def test_up_under_timeout_in_command_substitution_stays_up_until_the_shell_exits(tmp_path):
+    """``url=$(timeout 300 scripts/local-cluster.sh up)``: ``timeout`` exits as soon as ``up``
+    returns, so the owner is the shell above it; ``up`` names it, the cluster is still there
+    after some of the supervisor's owner checks, and it stops once that shell exits."""
+    workdir = tmp_path / ".harness"
+    folder = workdir / "cluster"
+    up_err = tmp_path / "up.err"
+    script = (
+        'url=$(timeout 300 "$SCRIPT" up --workers 1 2>"$UP_ERR") || exit 10\n'
+        'echo "url=$url"\n'
+        "sleep 3  # `timeout` is gone; the supervisor checks its owner once a second\n"
+        '"$SCRIPT" status\n'
+    )
+    env = cluster_env(workdir)
+    env.update(SCRIPT=str(SCRIPT), UP_ERR=str(up_err))
+    shell = subprocess.Popen(
+        ["bash", "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        out, err = shell.communicate()
+        assert shell.returncode == 0, out + err + up_err.read_text()
+        assert re.search(r"^url=sc://127\.0\.0\.1:\d+$", out, re.M), out
+        assert "cluster: ready (supervisor pid" in out, out
+        assert f"owner pid {shell.pid} (bash)" in out, out
+        state = read_state(folder)
+        assert state is not None and state["owner"] == shell.pid, state
+        said = up_err.read_text().splitlines()[-1]
+        assert f"its owner, pid {shell.pid} (bash), exits" in said, up_err.read_text()
+        # the shell has exited: now the cluster goes
+        assert wait_until(lambda: not jvms_in(folder)), jvms_in(folder)
+        assert wait_until(lambda: not running(state["supervisor"]))
+    finally:
+        if shell.poll() is None:
+            shell.kill()
+            shell.wait()
+        ctl(workdir, "down")
+
+
 def test_owner_death_and_supervisor_kill_leave_nothing(tmp_path):
     """The cluster stops when its owner exits, and its JVMs die with a SIGKILLed supervisor."""
     for how in ("owner exits", "supervisor killed"):

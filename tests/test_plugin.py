@@ -47,7 +47,8 @@ def test_missing_golden_says_how_to_create_one(pytester: pytest.Pytester, projec
     result.assert_outcomes(passed=0, failed=1)
     out = result.stdout.str()
     assert "no golden for adoption_rate/sample/adoption_rates" in out
-    assert "harness capture adoption_rate" in out and "--update-golden" in out
+    assert "harness capture adoption_rate --dataset sample" in out
+    assert "pytest -k adoption_rate --harness-update-golden --harness-reason" in out
     assert "Traceback" not in out
 
 

@@ -8,9 +8,10 @@ the parent-death signal), writes ``state.json`` and then watches:
 
 * ``down`` sends it SIGTERM: it stops the Connect server, the workers (with their
   executors) and the master, and exits;
-* its *owner* dying (by default the shell that ran ``local-cluster.sh``, skipping the
-  subshells of ``$(...)``; ``--owner PID`` names another, ``--owner 0`` none) stops it the
-  same way: a cluster never outlives the script or test that wanted it;
+* its *owner* dying (by default the shell that ran ``local-cluster.sh``, skipping what
+  only runs ``up`` and exits with it: ``timeout``, ``nice``, ``env``..., the subshells of
+  ``$(...)``; see ``choose_owner``. ``--owner PID`` names another, ``--owner 0`` none)
+  stops it the same way: a cluster never outlives the script or test that wanted it;
 * ``up`` being interrupted (Ctrl-C, SIGTERM) or killed before the cluster is ready stops it;
 * a JVM dying stops the others (a cluster with a dead worker is worse than none);
 * the supervisor itself killed with SIGKILL: the kernel sends each JVM SIGTERM
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -98,16 +100,57 @@ def start_time(pid: int) -> str | None:
     return fields[19] if fields else None
 
 
-def default_owner() -> int:
-    """Our parent, or the shell above it when it is a subshell of ``$(...)`` or a pipeline
-    (a forked copy of its parent: same program, same command line)."""
-    pid = os.getppid()
+# Programs that only run a command and exit when it does (``timeout 300 local-cluster.sh up``):
+# never a cluster's owner, since they exit as soon as ``up`` returns.
+PASS_THROUGH = frozenset(
+    {"timeout", "nice", "env", "nohup", "ionice", "stdbuf", "time", "flock", "setsid", "taskset"}
+)
+
+
+def process(pid: int) -> tuple[int, str] | None:
+    """(parent pid, command line) of a running ``pid``, from /proc (Linux); None when gone."""
+    fields = _stat(pid)
+    return (int(fields[1]), cmdline(pid)) if fields else None
+
+
+def program_name(command: str) -> str:
+    """The program a command line runs: its first word's base name (``-bash``, a login
+    shell's: ``bash``)."""
+    words = command.split()
+    return os.path.basename(words[0]).lstrip("-") if words else "?"
+
+
+def choose_owner(pid: int, lookup: Callable[[int], tuple[int, str] | None]) -> int:
+    """The process whose exit stops the cluster: ``pid`` (``up``'s parent), or, while that
+    is only an intermediary, the nearest process above it that is not.
+
+    Why: ``up`` returns as soon as the cluster is ready, and so does every process that exists
+    only to run it: a pass-through program (``timeout``, ``nice``, ``env``: ``PASS_THROUGH``)
+    or the subshell bash forks for ``$(...)`` or a pipeline (same command line as its parent).
+    Owned by one of those, ``url=$(timeout 300 scripts/local-cluster.sh up)`` would stop the
+    cluster at once. The owner is the shell above them (interactive, or the script that ran
+    ``up``), or whatever else ran ``up`` directly (pytest, make). ``lookup(pid)`` gives
+    ``(parent pid, command line)``, None for a gone pid. An intermediary whose parent is
+    init or unknown is the owner itself: never none at all.
+    """
     while True:
-        fields = _stat(pid)
-        parent = int(fields[1]) if fields else 0
-        if parent <= 1 or cmdline(parent) != cmdline(pid):
+        this = lookup(pid)
+        above = lookup(this[0]) if this and this[0] > 1 else None
+        if this is None or above is None:
             return pid
-        pid = parent
+        if program_name(this[1]) not in PASS_THROUGH and this[1] != above[1]:
+            return pid
+        pid = this[0]
+
+
+def default_owner() -> int:
+    """The owner of a cluster this process starts (see ``choose_owner``)."""
+    return choose_owner(os.getppid(), process)
+
+
+def describe_owner(owner: int) -> str:
+    """``pid 123 (bash)``, for the messages saying whose exit stops the cluster."""
+    return f"pid {owner} ({program_name(cmdline(owner))})"
 
 
 def _owner_alive(pid: int, started: str | None) -> bool:
@@ -161,6 +204,7 @@ def supervise(folder: Path, workers: int, owner: int, launcher: int, timeout: fl
     state: dict[str, Any] = {
         "supervisor": os.getpid(),
         "owner": owner or None,
+        "owner_command": program_name(cmdline(owner)) if owner else None,
         "status": "starting",
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -229,7 +273,9 @@ def up(workers: int | None, owner: int | None, timeout: float) -> int:
         assert state is not None
         if state.get("status") == "ready":
             print(
-                f"[cluster] already running (supervisor pid {state['supervisor']})", file=sys.stderr
+                f"[cluster] already running (supervisor pid {state['supervisor']}); "
+                + _owner_note(state.get("owner"), state.get("owner_command")),
+                file=sys.stderr,
             )
             print(state["url"])
             return 0
@@ -272,7 +318,7 @@ def up(workers: int | None, owner: int | None, timeout: float) -> int:
         )
     _on_stop_signals()
     try:
-        return _follow(folder, supervisor, began)
+        return _follow(folder, supervisor, began, _owner_note(owner))
     except Stop as stop:
         print(f"[cluster] {stop}: stopping the cluster", file=sys.stderr)
         _stop_supervisor(supervisor.pid)
@@ -281,7 +327,15 @@ def up(workers: int | None, owner: int | None, timeout: float) -> int:
         return 130
 
 
-def _follow(folder: Path, supervisor: subprocess.Popen[bytes], began: float) -> int:
+def _owner_note(owner: int | None, command: str | None = None) -> str:
+    """Whose exit stops the cluster, for ``up``'s last line on stderr."""
+    if not owner:
+        return "it has no owner: it runs until scripts/local-cluster.sh down"
+    who = f"pid {owner} ({command})" if command else describe_owner(owner)
+    return f"it stops when its owner, {who}, exits (another: up --owner PID; none: up --owner 0)"
+
+
+def _follow(folder: Path, supervisor: subprocess.Popen[bytes], began: float, owner: str) -> int:
     log, shown = folder / SUPERVISOR_LOG, 0
     while True:
         lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -295,6 +349,7 @@ def _follow(folder: Path, supervisor: subprocess.Popen[bytes], began: float) -> 
                 "scripts/local-cluster.sh down",
                 file=sys.stderr,
             )
+            print(f"[cluster] {owner}", file=sys.stderr, flush=True)
             print(state["url"], flush=True)
             return 0
         if supervisor.poll() is not None:
@@ -358,9 +413,11 @@ def status() -> int:
         print(f"cluster: not running{last}{note}")
         return NOT_RUNNING
     assert state is not None
+    owner = state.get("owner")
+    owner_command = f" ({state['owner_command']})" if state.get("owner_command") else ""
     print(
-        f"cluster: {state['status']} (supervisor pid {state['supervisor']}, owner pid "
-        f"{state.get('owner') or 'none'}, folder {folder})"
+        f"cluster: {state['status']} (supervisor pid {state['supervisor']}, owner "
+        f"{f'pid {owner}{owner_command}' if owner else 'none'}, folder {folder})"
     )
     master = state.get("master") or {}
     if master:
@@ -397,7 +454,8 @@ def main(argv: list[str] | None = None) -> int:
         "--owner",
         type=int,
         default=None,
-        help="stop when this pid exits (default: the calling shell; 0: never)",
+        help="stop when this pid exits (default: the calling shell, past timeout, nice, env "
+        "and $(...) subshells; 0: never)",
     )
     p_up.add_argument("--timeout", type=float, default=300, help="seconds per start-up stage")
     sub.add_parser("down", help="stop the cluster; nothing is left running")

@@ -58,7 +58,8 @@ class ConnectBackend(Backend):
         if reason is not None:
             raise BackendError(
                 f"cannot reach the Spark Connect server at {host}:{port} ({reason}); start one "
-                "(the pytest plugin does when no URL is given) or fix --remote / SPARK_REMOTE"
+                "(the pytest plugin does when no URL is given) or fix the URL (CLI: --remote, "
+                "pytest: --harness-remote, or SPARK_REMOTE)"
             )
         try:
             from pyspark.sql.connect.session import SparkSession as ConnectSession

@@ -295,7 +295,7 @@ class ClusterStorage:
             raise GoldenError(
                 f"{where}/data: golden data was modified or corrupted (content digest "
                 f"{found['digest']} != manifest {manifest['digest']}); goldens change only "
-                "through --update-golden or harness golden import"
+                "through pytest --harness-update-golden or harness golden import"
             )
 
     def read(

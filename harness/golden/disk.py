@@ -127,7 +127,7 @@ class DiskStorage:
                 raise GoldenError(
                     f"{file}: golden data was modified or corrupted (sha256 "
                     f"{actual[:12]} != manifest {sha[:12]}); goldens change only "
-                    "through --update-golden or harness golden import"
+                    "through pytest --harness-update-golden or harness golden import"
                 )
         extra = present - set(manifest["files"])
         if extra:

@@ -40,7 +40,7 @@ from harness.golden.base import (
 
 KEEP_VERSIONS = 5
 ROOT_ENV = "HARNESS_GOLDEN_ROOT"  # the golden root when no option names one
-SOURCES = ("legacy-emulation", "refresh", "imported")  # capture, --update-golden, import
+SOURCES = ("legacy-emulation", "refresh", "imported")  # capture, --harness-update-golden, import
 
 
 def fault(point: str) -> None:
@@ -87,12 +87,13 @@ class GoldenStore:
         return self.current_version(ref) is not None
 
     def missing_message(self, ref: GoldenRef) -> str:
+        dataset = "" if ref.dataset == "sample" else f" --harness-dataset {ref.dataset}"
         return (
             f"no golden for {ref} in {self.root} — capture it from the legacy platform "
             f"(harness capture {ref.model} --dataset {ref.dataset}), import an export "
             f"(harness golden import {ref.model} {ref.output} FILES --dataset {ref.dataset}), "
-            f"or, for an approved new output, run pytest -k {ref.model} --update-golden "
-            f"--reason '<approval ref>'"
+            f"or, for an approved new output, run pytest -k {ref.model}{dataset} "
+            f"--harness-update-golden --harness-reason '<approval ref>'"
         )
 
     # ------------------------------------------------------------------------ verifying
@@ -156,7 +157,7 @@ class GoldenStore:
         if provenance.get("source") not in SOURCES:
             raise GoldenError(f"provenance source must be one of {SOURCES}")
         if provenance.get("source") == "refresh" and not provenance.get("reason"):
-            raise GoldenError("a golden refresh needs a reason (--reason 'CR-123: ...')")
+            raise GoldenError("a golden refresh needs a reason (--harness-reason 'CR-123: ...')")
         previous = self.current_version(ref)
         existing = self.versions(ref)
         version = f"v{(int(existing[-1][1:]) + 1) if existing else 1:04d}"
