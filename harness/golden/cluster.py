@@ -50,6 +50,10 @@ _POINTER = re.compile(r"/" + POINTERS + r"/p(\d{6})\.json/[^/]+$")
 _SKIPS = 100  # version numbers a write may skip (taken by other writers or crashed ones)
 
 
+class GoldenSummaryWarning(UserWarning):
+    """A version was put in force, but its summary (for readers) could not be written."""
+
+
 class _Taken(GoldenError):
     """The object a write would create is there already (another writer's)."""
 
@@ -83,6 +87,21 @@ def _hashable(field: T.StructField) -> list[Column]:
     col = F.col(f"`{field.name.replace('`', '``')}`")
     value = F.to_json(col) if isinstance(field.dataType, T.MapType) else col
     return [value, col.isNull()]
+
+
+def _pointer_text(version: str, manifest: str, number: int) -> str:
+    """Pointer ``number``'s object: the version, its manifest's sha256, who wrote it, a
+    nonce (two writers never write the same text) and a checksum of all that."""
+    body = {
+        "version": version,
+        "manifest_sha256": _sha(manifest),
+        "number": number,
+        "written_at": now(),
+        "written_by": who(),
+        "nonce": uuid.uuid4().hex,
+    }
+    body["check"] = _sha(json.dumps(body, sort_keys=True))
+    return json.dumps(body, sort_keys=True)
 
 
 def content_digest(df: DataFrame) -> dict[str, Any]:
@@ -301,41 +320,46 @@ class ClusterStorage:
     def switch(
         self, ref: GoldenRef, version: str, manifest: str, summary: str, expected: Any = None
     ) -> None:
-        """A summary for readers, then the new pointer, last: the switch itself, as a
-        compare-and-swap with ``expected``, the newest pointer when the write began."""
+        """The new pointer, the switch itself, as a compare-and-swap with ``expected`` (the
+        newest pointer when the write began); then the summary, for readers (derived from
+        the manifest: a failure to write it is a warning, and the next switch rewrites it)."""
         base = self._base(ref)
         pointers = self._pointers(ref)
         newest = pointers[0][0] if pointers else 0
         if expected is not None and newest != expected:
             raise GoldenError(self._changed(ref, pointers[0][2], newest, expected))
-        self._put(f"{base}/{SUMMARY}", summary, replace=True)
-        number = newest + 1
-        body = {
-            "version": version,
-            "manifest_sha256": _sha(manifest),
-            "number": number,
-            "written_at": now(),
-            "written_by": who(),
-            "nonce": uuid.uuid4().hex,
-        }
-        body["check"] = _sha(json.dumps(body, sort_keys=True))
-        text = json.dumps(body, sort_keys=True)
-        uri = f"{base}/{POINTERS}/p{number:06d}.json"
+        number, text = newest + 1, ""
+        for _ in range(_SKIPS):
+            text = _pointer_text(version, manifest, number)
+            try:
+                self._put(f"{base}/{POINTERS}/p{number:06d}.json", text, replace=False)
+                break
+            except _Taken:
+                seen = self._pointers(ref)
+                if seen and seen[0][0] > newest:  # another writer switched meanwhile
+                    raise GoldenError(self._changed(ref, seen[0][2], seen[0][0], newest)) from None
+                number += 1  # a pointer nobody finished writing (a failed or crashed switch)
+            except GoldenError as exc:
+                raise GoldenError(f"writing its pointer failed: {exc}") from None
+        else:
+            raise GoldenError(f"{base}/{POINTERS}: {_SKIPS} pointer numbers taken, none readable")
+        # Read back: this pointer must be the newest, and whole. Two writers that passed the
+        # existence check at the same instant wrote two parts (a pointer no reader takes); a
+        # writer that took a later number meanwhile is the one in force.
+        seen = self._pointers(ref)
+        if not seen or seen[0][0] != number or seen[0][2] != [text]:
+            raise GoldenError(
+                f"{base}/{POINTERS}/p{number:06d}.json: another refresh switched at the same moment"
+            )
         try:
-            self._put(uri, text, replace=False)
-        except _Taken:
-            mine = [p for p in self._pointers(ref) if p[0] == number]
-            raise GoldenError(
-                self._changed(ref, mine[0][2] if mine else [], number, newest)
-            ) from None
+            self._put(f"{base}/{SUMMARY}", summary, replace=True)
         except GoldenError as exc:
-            raise GoldenError(f"writing its pointer failed: {exc}") from None
-        # Read back: two writers that passed the existence check at the same instant wrote
-        # two parts, a pointer no reader takes.
-        written = [p for p in self._pointers(ref) if p[0] == number]
-        if not written or written[0][2] != [text]:
-            raise GoldenError(
-                f"{uri}: another refresh switched at the same moment; neither is in force"
+            warnings.warn(
+                GoldenSummaryWarning(
+                    f"golden {ref}: {version} is in force, but its summary was not written "
+                    f"({exc}); the next refresh or restore writes it"
+                ),
+                stacklevel=2,
             )
 
     def _changed(self, ref: GoldenRef, texts: list[str | None], number: int, since: int) -> str:
@@ -361,7 +385,10 @@ class ClusterStorage:
         try:
             self._put(f"{where}/{DISCARDED}", f"write failed at {now()} by {who()}", replace=True)
         except GoldenError as exc:
-            return f"the partial {version} at {where} is not in force ({exc}; never reused)"
+            return (
+                f"the partial {version} could not be quarantined ({exc}): it is not in "
+                "force and its number is never reused"
+            )
         return f"the partial {version} was quarantined ({where}/{DISCARDED})"
 
     def prune(self, ref: GoldenRef, keep: list[str]) -> None:
