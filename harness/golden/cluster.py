@@ -104,20 +104,46 @@ def _pointer_text(version: str, manifest: str, number: int) -> str:
     return json.dumps(body, sort_keys=True)
 
 
+def _digest(rows: int, h64: Any, h32: Any) -> dict[str, Any]:
+    return {"rows": int(rows), "digest": f"xxhash64:{h64 or 0}/murmur3:{h32 or 0}"}
+
+
 def content_digest(df: DataFrame) -> dict[str, Any]:
     """Rows and an order-independent digest of every row's values, computed by Spark in
     one aggregation: the sums of two independent row hashes (64-bit xxhash64 and 32-bit
     murmur3), so neither the order of rows nor their partitioning matters."""
+    row = df.agg(*_digest_columns(df)).collect()[0]
+    return _digest(row["rows"], row["h64"], row["h32"])
+
+
+def file_digests(df: DataFrame) -> dict[str, Any]:
+    """:func:`content_digest` of a frame read from files, and the same per file (``files``:
+    part name -> rows and digest), in one aggregation: a damaged golden's error can then
+    name the file."""
+    found = (
+        df.select("*", F.col("_metadata.file_path").alias("_file"))
+        .groupBy("_file")
+        .agg(*_digest_columns(df))
+        .collect()
+    )
+    files = {
+        str(r["_file"]).rsplit("/", 1)[-1]: _digest(r["rows"], r["h64"], r["h32"]) for r in found
+    }
+    total = _digest(
+        sum(int(r["rows"]) for r in found),
+        sum(int(r["h64"] or 0) for r in found),
+        sum(int(r["h32"] or 0) for r in found),
+    )
+    return {**total, "files": files}
+
+
+def _digest_columns(df: DataFrame) -> list[Column]:
     parts = [c for f in df.schema.fields for c in _hashable(f)] or [F.lit(0)]
-    row = df.agg(
+    return [
         F.count(F.lit(1)).alias("rows"),
         F.sum(F.xxhash64(*parts).cast("decimal(38,0)")).alias("h64"),
         F.sum(F.hash(*parts).cast("bigint")).alias("h32"),
-    ).collect()[0]
-    return {
-        "rows": int(row["rows"]),
-        "digest": f"xxhash64:{row['h64'] or 0}/murmur3:{row['h32'] or 0}",
-    }
+    ]
 
 
 class ClusterStorage:
@@ -295,7 +321,12 @@ class ClusterStorage:
                 raise GoldenError(f"writing its data to {uri} failed: {io_failure(exc)}") from None
             try:
                 frame = spark.read.schema(df.schema).parquet(uri)
-                integrity = content_digest(frame)
+                found = file_digests(frame)
+                integrity = {
+                    "rows": found["rows"],
+                    "digest": found["digest"],
+                    "file_digests": found["files"],
+                }
             except Exception as exc:
                 raise GoldenError(
                     f"reading back its data at {uri} failed: {io_failure(exc)}"
@@ -407,11 +438,15 @@ class ClusterStorage:
         return spark.read.schema(schema).parquet(f"{self.where(ref, version)}/data")
 
     def verify(self, ref: GoldenRef, version: str, manifest: dict[str, Any]) -> None:
+        """Rows and content digest, computed on the cluster; per file where the manifest
+        has them (goldens written since they were added), so an error names the file."""
         where = self.where(ref, version)
         if "digest" not in manifest:
             raise GoldenError(f"{where}/{MANIFEST}: golden manifest lacks 'digest'")
+        expected = manifest.get("file_digests")
         try:
-            found = content_digest(self._frame(self._spark(), ref, version, manifest))
+            frame = self._frame(self._spark(), ref, version, manifest)
+            found = file_digests(frame) if expected is not None else content_digest(frame)
         except GoldenError:
             raise
         except Exception as exc:
@@ -419,6 +454,8 @@ class ClusterStorage:
                 f"{where}/data: golden data cannot be read by the cluster, corrupted or "
                 f"incomplete ({first_line(exc)}); restore a version with harness golden restore"
             ) from None
+        if expected is not None:
+            self._verify_files(ref, where, expected, found["files"])
         if found["rows"] != manifest["rows"]:
             raise GoldenError(
                 f"{where}/data: golden {ref} has {found['rows']} rows, manifest says "
@@ -429,6 +466,32 @@ class ClusterStorage:
                 f"{where}/data: golden data was modified or corrupted (content digest "
                 f"{found['digest']} != manifest {manifest['digest']}); goldens change only "
                 "through --update-golden or harness golden import"
+            )
+
+    @staticmethod
+    def _verify_files(
+        ref: GoldenRef, where: str, expected: dict[str, Any], found: dict[str, Any]
+    ) -> None:
+        """Each data file against its manifest entry: the first difference, naming the file."""
+        for name, want in sorted(expected.items()):
+            got = found.get(name)
+            if got is None:
+                raise GoldenError(
+                    f"{where}/data/{name}: golden data file is missing (golden {ref} has "
+                    f"{sum(f['rows'] for f in found.values())} rows, manifest says "
+                    f"{sum(f['rows'] for f in expected.values())})"
+                )
+            if got != want:
+                raise GoldenError(
+                    f"{where}/data/{name}: golden data was modified or corrupted (content "
+                    f"digest {got['digest']}, {got['rows']} rows != manifest {want['digest']}, "
+                    f"{want['rows']} rows); goldens change only through --update-golden or "
+                    "harness golden import"
+                )
+        extra = sorted(set(found) - set(expected))
+        if extra:
+            raise GoldenError(
+                f"{where}/data: unexpected data file(s) in golden {ref}: {', '.join(extra)}"
             )
 
     def read(
