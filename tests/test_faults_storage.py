@@ -389,6 +389,7 @@ def test_comparisons_in_threads_of_one_session_match_one_at_a_time(spark, record
     settings all the while the comparisons run."""
     cases = pairs(spark)
     conf_before = dict(spark.conf.getAll)
+    max_fields = spark.conf.get(engine.MAX_FIELDS)  # its value, or Spark's default
     sequential = [run(*case) for case in cases]
     assert [r["passed"] for r in sequential] == [True, False, False, False, False]
 
@@ -401,7 +402,7 @@ def test_comparisons_in_threads_of_one_session_match_one_at_a_time(spark, record
     def watch() -> None:
         try:
             while not done.is_set():
-                seen.append({engine.MAX_FIELDS: spark.conf.get(engine.MAX_FIELDS, "unset")})
+                seen.append({engine.MAX_FIELDS: spark.conf.get(engine.MAX_FIELDS)})
                 time.sleep(0.01)
         except BaseException as exc:  # reported below
             errors.append(exc)
@@ -424,7 +425,7 @@ def test_comparisons_in_threads_of_one_session_match_one_at_a_time(spark, record
     assert not errors, errors
     assert all(not t.is_alive() for t in workers)
     mismatched = [i for i, r in enumerate(results) if r != sequential[i % len(cases)]]
-    changed = {v for s in seen for v in s.values()} - {conf_before.get(engine.MAX_FIELDS, "unset")}
+    changed = {v for s in seen for v in s.values()} - {max_fields}
     conf_after = dict(spark.conf.getAll)
     touched = sorted(
         k for k in set(conf_before) | set(conf_after) if conf_before.get(k) != conf_after.get(k)

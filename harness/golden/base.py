@@ -48,26 +48,30 @@ _IO_FAILURES = re.compile(
 )
 
 
-def io_failure(exc: BaseException) -> str:
-    """Why a write failed, in one line: the operating system's or the storage's own reason
-    when the error or any of its causes names one (Spark wraps "No space left on device"
-    in a task failure), else the error's first line."""
-    seen: set[int] = set()
+def error_text(exc: BaseException) -> str:
+    """All an error says, one part per line: its message, the JVM's trace (pyspark keeps it
+    on ``_stackTrace``) and the same of each of its causes (pyspark's ``_cause``, Python's)."""
+    texts: list[str] = []
     todo: list[Any] = [exc]
+    seen: set[int] = set()
     while todo:
         err = todo.pop(0)
         if err is None or id(err) in seen:
             continue
         seen.add(id(err))
-        texts = [str(err), str(getattr(err, "_stackTrace", "") or "")]
         if isinstance(err, OSError) and err.strerror:
-            texts.insert(0, err.strerror)
-        for text in texts:
-            found = _IO_FAILURES.search(text)
-            if found:
-                return found.group(0)
+            texts.append(err.strerror)
+        texts += [str(err), str(getattr(err, "_stackTrace", "") or "")]
         todo += [getattr(err, "_cause", None), err.__cause__, err.__context__]
-    return first_line(exc)
+    return "\n".join(texts)
+
+
+def io_failure(exc: BaseException) -> str:
+    """Why a write failed, in one line: the operating system's or the storage's own reason
+    when the error or any of its causes names one (Spark wraps "No space left on device"
+    in a task failure), else the error's first line."""
+    found = _IO_FAILURES.search(error_text(exc))
+    return found.group(0) if found else first_line(exc)
 
 
 @dataclass(frozen=True)

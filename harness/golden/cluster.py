@@ -40,7 +40,16 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from harness.errors import GoldenError, first_line
-from harness.golden.base import MANIFEST, SUMMARY, GoldenRef, Staged, io_failure, now, who
+from harness.golden.base import (
+    MANIFEST,
+    SUMMARY,
+    GoldenRef,
+    Staged,
+    error_text,
+    io_failure,
+    now,
+    who,
+)
 
 POINTERS = "pointers"
 DISCARDED = "DISCARDED"  # beside a version whose write failed: never listed, never in force
@@ -102,6 +111,31 @@ def _pointer_text(version: str, manifest: str, number: int) -> str:
     }
     body["check"] = _sha(json.dumps(body, sort_keys=True))
     return json.dumps(body, sort_keys=True)
+
+
+def _file_named(exc: BaseException, files: dict[str, Any]) -> str | None:
+    """The data file a read error names: one of the manifest's, else a Spark part file."""
+    text = error_text(exc)
+    for name in files:
+        if name in text:
+            return name
+    found = re.search(r"/(part-[\w.-]+?\.parquet)\b", text)
+    return found.group(1) if found else None
+
+
+def _read_failure(exc: BaseException) -> str:
+    """Why a golden could not be read, in one line: the reader's own complaint (a checksum,
+    a Parquet page that does not decode) rather than the wrapper around it."""
+    for line in error_text(exc).splitlines():
+        line = line.strip().removeprefix(": ")
+        if re.search(
+            r"Checksum|checksum error|ParquetDecodingException|can not read|"
+            r"is not a Parquet file|EOFException|corrupt",
+            line,
+            re.IGNORECASE,
+        ):
+            return line[:300]
+    return first_line(exc)
 
 
 def _digest(rows: int, h64: Any, h32: Any) -> dict[str, Any]:
@@ -450,9 +484,11 @@ class ClusterStorage:
         except GoldenError:
             raise
         except Exception as exc:
+            name = _file_named(exc, expected or {})
             raise GoldenError(
-                f"{where}/data: golden data cannot be read by the cluster, corrupted or "
-                f"incomplete ({first_line(exc)}); restore a version with harness golden restore"
+                f"{where}/data{'/' + name if name else ''}: golden data cannot be read by the "
+                f"cluster, corrupted or incomplete ({_read_failure(exc)}); restore a version "
+                "with harness golden restore"
             ) from None
         if expected is not None:
             self._verify_files(ref, where, expected, found["files"])
