@@ -183,7 +183,7 @@ def test_a_full_disk_while_a_golden_is_written_keeps_the_version_in_force(
         refresh(store, spark, df)
     message = str(raised.value)
     assert "\n" not in message
-    assert f"golden {REF} was not refreshed" in message
+    assert f"golden {REF} was not written" in message
     assert "No space left on device" in message, message
     assert f"{before['version']} stays in force" in message
     monkeypatch.undo()

@@ -233,7 +233,7 @@ class GoldenStore:
         except Exception:
             in_force = "the previous version"
         return GoldenError(
-            f"golden {ref} was not refreshed: {why}; {in_force} stays in force and {done}"
+            f"golden {ref} was not written: {why}; {in_force} stays in force and {done}"
         )
 
     def _kept(self, ref: GoldenRef, current: str, keep: int) -> list[str]:
