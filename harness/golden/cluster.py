@@ -450,9 +450,10 @@ class ClusterStorage:
         try:
             self._put(f"{where}/{DISCARDED}", f"write failed at {now()} by {who()}", replace=True)
         except GoldenError as exc:
+            why = str(exc).rsplit(" failed: ", 1)[-1]  # the cause, without the long URI again
             return (
-                f"the partial {version} could not be quarantined ({exc}): it is not in "
-                "force and its number is never reused"
+                f"the partial {version} could not be quarantined ({why}): it is not in force "
+                "and its number is never reused"
             )
         return f"the partial {version} was quarantined ({where}/{DISCARDED})"
 
