@@ -24,6 +24,7 @@ CODEGEN_DEFAULTS = (
     "spark.sql.codegen.aggregate.splitAggregateFunc.enabled",
     "spark.sql.subexpressionElimination.enabled",
     "spark.sql.codegen.wholeStage",
+    "spark.sql.codegen.maxFields",
 )
 
 
@@ -35,14 +36,17 @@ def spark(spark):
 
 
 def hot_stage_sizes(spark, e, a, windowed: bool) -> list[int]:
-    """The largest generated method of the hot stage, per counting query."""
+    """The largest generated method of the hot stage, per counting query, planned with
+    Spark's default ``spark.sql.codegen.maxFields`` (the engine never changes it): a query
+    whose join or aggregate had too many fields would have no such stage."""
     plan = make_plan(e.schema, a.schema, ["id"], 1e-9, 0.0, {}, [], "widening", False)
-    chunks = engine.column_chunks(plan.compared)
+    chunks = engine.column_chunks(plan, plan.compared, windowed=windowed)
+    assert sorted(j for chunk in chunks for j in chunk) == plan.compared
     debug = spark._jvm.org.apache.spark.sql.execution.debug.package
     sizes = []
     conf = spark.conf
+    assert conf.get(engine.MAX_FIELDS, None) in (None, str(engine.DEFAULT_MAX_FIELDS))
     conf.set("spark.sql.adaptive.enabled", "false")  # the final plan without running it
-    conf.set("spark.sql.codegen.maxFields", "10000")  # as compare() does
     try:
         for i, chunk in enumerate(chunks):
             frame, _ = engine.count_frame(plan, e, a, windowed, 5, chunk, keys=i == 0)
@@ -53,7 +57,6 @@ def hot_stage_sizes(spark, e, a, windowed: bool) -> list[int]:
             sizes.append(max(hot))
     finally:
         conf.unset("spark.sql.adaptive.enabled")
-        conf.unset("spark.sql.codegen.maxFields")
     return sizes
 
 
@@ -91,6 +94,16 @@ CASES = {
 def test_every_generated_method_of_the_hot_loop_is_small_enough_to_compile(spark, case, windowed):
     e = spark.range(0, 10).selectExpr("id", *CASES[case])
     sizes = hot_stage_sizes(spark, e, e, windowed)
-    passes = -(-(len(e.columns) - 1) // engine.COLUMNS_PER_PASS)
-    assert len(sizes) == passes
     assert max(sizes) < HUGE_METHOD_LIMIT, (case, sizes)
+
+
+def test_a_column_group_fills_the_field_budget_and_never_passes_it(spark) -> None:
+    """The groups are as large as the budget allows (no needless joins), and within it."""
+    e = spark.range(0, 1).selectExpr("id", *doubles(200))
+    plan = make_plan(e.schema, e.schema, ["id"], 1e-9, 0.0, {}, [], "widening", False)
+    for windowed in (False, True):
+        chunks = engine.column_chunks(plan, plan.compared, windowed=windowed)
+        # a double: 2 fields of the joined row (one per side), 3 aggregate buffers
+        assert [len(c) for c in chunks[1:-1]] == [(100 - 3) // 3] * (len(chunks) - 2)
+    wide = engine.column_chunks(plan, plan.compared, max_fields=10_000)
+    assert [len(c) for c in wide] == [64, 64, 64, 8]  # COLUMNS_PER_PASS caps a group

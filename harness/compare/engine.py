@@ -16,6 +16,13 @@ the harness starts; a user's session, a cluster or a Connect server runs stock).
 gives each aggregate function a method of its own when the joined row is narrow enough
 to pass as parameters, which the value structs guarantee. So the hot loop stays small in
 any session; :data:`COLUMNS_PER_PASS` bounds the part that still grows with the columns.
+
+Whole-stage codegen also stops at ``spark.sql.codegen.maxFields`` (100 by default) fields in
+an operator's input or output, nested fields counted. The engine never changes that setting
+(a session's settings are shared by every query running in it: two comparisons in threads
+of one notebook must not see each other's): it reads it, and puts no more columns in one
+counting query than keep the joined row and the aggregate's buffers within it
+(:func:`column_chunks`).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyspark.sql import DataFrame
+from pyspark.sql import types as T
 
 from harness.compare import sql
 from harness.compare.examples import Examples, key_frame, mismatch, plain
@@ -36,13 +44,15 @@ from harness.compare.result import ColumnStats, CompareResult, KeyDiff
 from harness.compare.rowcounts import RowCounts
 from harness.errors import CompareError, first_line
 
-# Compared columns per counting query. The aggregate's row method still grows with the
-# columns (each numeric column's shared subexpressions and its buffers: measured ~75 bytes
-# of bytecode a double column, ~100 a decimal one, more with the key-failure locators of
-# a windowed pass); 64 keeps it well under HotSpot's 8,000-byte limit (a test measures
-# it). Wider outputs take one more join per 64 columns.
+# Compared columns per counting query, at most. The aggregate's row method still grows with
+# the columns (each numeric column's shared subexpressions and its buffers: measured ~75
+# bytes of bytecode a double column, ~100 a decimal one, more with the key-failure locators
+# of a windowed pass); 64 keeps it well under HotSpot's 8,000-byte limit (a test measures
+# it). The field budget below usually allows fewer; wider outputs take one more join per
+# group of columns.
 COLUMNS_PER_PASS = 64
-_MAX_FIELDS = "spark.sql.codegen.maxFields"
+MAX_FIELDS = "spark.sql.codegen.maxFields"  # read, never set
+DEFAULT_MAX_FIELDS = 100  # Spark's default for it
 
 
 @dataclass(frozen=True)
@@ -78,10 +88,13 @@ def count_pass(
     windowed: bool,
     sample_size: int,
     columns: Sequence[int],
+    max_fields: int = DEFAULT_MAX_FIELDS,
 ) -> Pass:
     """Count rows, pairs, key failures (``windowed`` only) and each of ``columns``'
-    mismatches and largest differences: one query per :data:`COLUMNS_PER_PASS` columns."""
-    chunks = column_chunks(columns)
+    mismatches and largest differences: one query per group of :func:`column_chunks`."""
+    chunks = column_chunks(
+        plan, columns, windowed=windowed, sample_size=sample_size, max_fields=max_fields
+    )
     query = functools.partial(count_frame, plan, expected, actual, windowed, sample_size)
     first = read_counts(*query(chunks[0], keys=True), chunks[0])
     for chunk in chunks[1:]:
@@ -90,11 +103,63 @@ def count_pass(
     return first
 
 
-def column_chunks(columns: Sequence[int]) -> list[list[int]]:
-    """The compared columns in groups of :data:`COLUMNS_PER_PASS`, one counting query each
-    (one empty group when there are none: the rows and keys are still counted)."""
-    step = COLUMNS_PER_PASS
-    return [list(columns[i : i + step]) for i in range(0, len(columns), step)] or [[]]
+def nested_fields(dtype: T.DataType) -> int:
+    """How many fields whole-stage codegen counts for a value of ``dtype`` against
+    ``spark.sql.codegen.maxFields``: Spark's own rule (WholeStageCodegenExec's
+    ``numOfNestedFields``): a struct's fields, a map's key and value, an array's element."""
+    if isinstance(dtype, T.StructType):
+        return sum(nested_fields(f.dataType) for f in dtype.fields)
+    if isinstance(dtype, T.MapType):
+        return nested_fields(dtype.keyType) + nested_fields(dtype.valueType)
+    if isinstance(dtype, T.ArrayType):
+        return nested_fields(dtype.elementType)
+    return 1
+
+
+def _fields(plan: Plan, j: int) -> tuple[int, int]:
+    """What compared column ``j`` adds to the joined row (both sides' values, and the flag
+    of a rule evaluated below the aggregate) and to the aggregate (its counts and maxima)."""
+    column = plan.columns[j]
+    row = nested_fields(column.expected_type) + nested_fields(column.actual_type)
+    flag = 1 if sql.uses_lambdas(column) else 0
+    return row + flag, 3 if column.kind == "numeric" else 1
+
+
+def column_chunks(
+    plan: Plan,
+    columns: Sequence[int],
+    *,
+    windowed: bool = False,
+    sample_size: int = 5,
+    max_fields: int = DEFAULT_MAX_FIELDS,
+) -> list[list[int]]:
+    """The compared columns in groups, one counting query each (one empty group when there
+    are none: the rows and keys are still counted). A group keeps the joined row and the
+    aggregate's buffers within ``max_fields`` fields (the session's
+    ``spark.sql.codegen.maxFields``, past which Spark drops whole-stage codegen) and holds
+    at most :data:`COLUMNS_PER_PASS` columns; a column too wide for any group goes alone."""
+    keys = sum(nested_fields(k.join_type) + 1 for k in plan.keys)  # join value, is-NULL flag
+    # Per side: the keys' join columns (and their values in a windowed pass, for the key
+    # hash), the row count and number; the first query also counts rows, pairs and (in a
+    # windowed pass) each key failure with its example locators.
+    row_base = 2 * ((2 * keys if windowed else keys) + 2)
+    slots = (sample_size + 1) // 2  # example locators per kind of key failure: see _locate
+    failures = len(sql.KEY_FAILURES) * (1 + 2 * slots) if windowed else 0
+    agg_base = 3
+    chunks: list[list[int]] = []
+    chunk: list[int] = []
+    row, agg = row_base, agg_base + failures
+    for j in columns:
+        add_row, add_agg = _fields(plan, j)
+        full = len(chunk) >= COLUMNS_PER_PASS or (
+            row + add_row > max_fields or agg + add_agg > max_fields
+        )
+        if chunk and full:
+            chunks.append(chunk)
+            chunk, row, agg = [], row_base, agg_base
+        chunk.append(j)
+        row, agg = row + add_row, agg + add_agg
+    return [*chunks, chunk] if chunk or not chunks else chunks
 
 
 def read_counts(frame: DataFrame, locators: dict[str, list[str]], columns: Sequence[int]) -> Pass:
@@ -191,14 +256,11 @@ def compare(
     sample_size = int(sample_size)
     compared = plan.compared
 
-    # The value structs count as nested fields; past spark.sql.codegen.maxFields (100 by
-    # default) a plan loses whole-stage codegen.
-    conf = expected.sparkSession.conf
-    previous = conf.get(_MAX_FIELDS, None)
-    conf.set(_MAX_FIELDS, str(max(1000, 8 * len(plan.columns) + 50)))
     try:
+        # Read, never set: the session's settings belong to every query running in it.
+        max_fields = _max_fields(expected)
         counter = RowCounts(expected, actual)
-        run = functools.partial(count_pass, plan, sample_size=sample_size)
+        run = functools.partial(count_pass, plan, sample_size=sample_size, max_fields=max_fields)
         values = run(counter.expected, counter.actual, windowed=False, columns=compared)
         rows_e, rows_a = counter.counts(values.frame)
         # Joined rows: ``matched`` had both sides, ``rows_e - matched`` only the expected one.
@@ -220,12 +282,15 @@ def compare(
         raise
     except Exception as exc:  # Spark errors: keep the first meaningful line, drop the JVM trace
         raise CompareError(f"the comparison query failed: {first_line(exc, 500)}") from None
-    finally:
-        if previous is None:
-            conf.unset(_MAX_FIELDS)
-        else:
-            conf.set(_MAX_FIELDS, previous)
     return _result(plan, expected, actual, values, keyed, (rows_e, rows_a), sample_size, started)
+
+
+def _max_fields(frame: DataFrame) -> int:
+    """The session's ``spark.sql.codegen.maxFields`` (Spark's default when unset or odd)."""
+    try:
+        return int(frame.sparkSession.conf.get(MAX_FIELDS, None) or DEFAULT_MAX_FIELDS)
+    except ValueError:
+        return DEFAULT_MAX_FIELDS
 
 
 def _result(

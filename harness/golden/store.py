@@ -13,7 +13,10 @@ in git) or any URI the cluster reads and writes (:mod:`.cluster`: ``file:``, ``a
 
 A write is atomic in both: the new version is complete before the switch to it, and the
 switch is one step (a rename on disk, a pointer object written last on a URI); a crash or
-Ctrl-C at any point leaves the previous version in force.
+Ctrl-C at any point leaves the previous version in force. A write that fails (a full disk,
+an I/O error) says so in one line naming the golden, what failed and the version still in
+force, and removes (at a URI: quarantines) what it wrote. Two writes of one golden at once:
+one wins, the other fails (a lock on disk, a compare-and-swap of the pointer at a URI).
 """
 
 from __future__ import annotations
@@ -27,13 +30,15 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from harness.errors import GoldenError
+from harness.errors import GoldenError, first_line
 from harness.golden.base import (
     FORMAT,
     MANIFEST,
     MANIFEST_FIELDS,
     GoldenRef,
+    Staged,
     Storage,
+    io_failure,
     now,
     who,
 )
@@ -152,19 +157,46 @@ class GoldenStore:
         keep: int = KEEP_VERSIONS,
     ) -> dict[str, Any]:
         """Write a new version and put it in force atomically. Returns the manifest."""
-        from harness.golden.summary import column_stats, render_summary
+        from harness.golden.summary import render_summary
 
         if provenance.get("source") not in SOURCES:
             raise GoldenError(f"provenance source must be one of {SOURCES}")
         if provenance.get("source") == "refresh" and not provenance.get("reason"):
             raise GoldenError("a golden refresh needs a reason (--harness-reason 'CR-123: ...')")
-        previous = self.current_version(ref)
-        existing = self.versions(ref)
-        version = f"v{(int(existing[-1][1:]) + 1) if existing else 1:04d}"
-        ordered = df.sortWithinPartitions(*keys) if keys else df
-        staged = self.storage.stage(spark, ordered, ref, version)
-        fault("after-data")
-        manifest = {
+        with self.storage.guard(ref) as expected:
+            previous = self.current_version(ref)
+            existing = self.versions(ref)
+            version = f"v{(int(existing[-1][1:]) + 1) if existing else 1:04d}"
+            ordered = df.sortWithinPartitions(*keys) if keys else df
+            staged = None
+            try:
+                staged = self.storage.stage(spark, ordered, ref, version)
+                version = staged.version or version
+                fault("after-data")
+                manifest = self._manifest(ref, version, keys, df, staged, previous, provenance)
+                text = json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n"
+                self.storage.commit(ref, version, staged, text)
+                fault("after-manifest")
+                fault("before-switch")
+                self.storage.switch(ref, version, text, render_summary(manifest), expected)
+            except Exception as exc:  # a full disk, an I/O error, a writer that got in first
+                raise self._failed(ref, version, staged, exc) from None
+            self.storage.prune(ref, self._kept(ref, version, keep))
+        return manifest
+
+    def _manifest(
+        self,
+        ref: GoldenRef,
+        version: str,
+        keys: list[str],
+        df: DataFrame,
+        staged: Staged,
+        previous: str | None,
+        provenance: dict[str, Any],
+    ) -> dict[str, Any]:
+        from harness.golden.summary import column_stats
+
+        return {
             "format": FORMAT,
             "model": ref.model,
             "dataset": ref.dataset,
@@ -184,13 +216,26 @@ class GoldenStore:
                 **provenance,
             },
         }
-        text = json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n"
-        self.storage.commit(ref, version, staged, text)
-        fault("after-manifest")
-        fault("before-switch")
-        self.storage.switch(ref, version, text, render_summary(manifest))
-        self.storage.prune(ref, self._kept(ref, version, keep))
-        return manifest
+
+    def _failed(
+        self, ref: GoldenRef, version: str, staged: Staged | None, exc: BaseException
+    ) -> GoldenError:
+        """One line for a write that failed: the golden, what failed and why, what is in
+        force now, and what became of the partial version (removed, or quarantined)."""
+        why = str(exc) if isinstance(exc, GoldenError) else io_failure(exc)
+        try:
+            done = self.storage.discard(ref, version, staged)
+        except Exception as cleanup:  # the storage is failing: say so, never hide the cause
+            done = f"the partial {version} is left at {self.storage.where(ref, version)} " + (
+                f"({first_line(cleanup)})"
+            )
+        try:
+            in_force = self.current_version(ref) or "no version"
+        except Exception:
+            in_force = "the previous version"
+        return GoldenError(
+            f"golden {ref} was not written: {why}; {in_force} stays in force and {done}"
+        )
 
     def _kept(self, ref: GoldenRef, current: str, keep: int) -> list[str]:
         """The newest ``keep`` versions, the one in force always among them."""
@@ -206,9 +251,10 @@ class GoldenStore:
                 f"{self.storage.where(ref)}: golden {ref} has no version {version} "
                 f"(versions: {', '.join(self.versions(ref)) or 'none'})"
             )
-        manifest = self.verify(ref, version)
-        text = self.storage.manifest_text(ref, version) or ""
-        self.storage.switch(ref, version, text, render_summary(manifest))
+        with self.storage.guard(ref) as expected:
+            manifest = self.verify(ref, version)
+            text = self.storage.manifest_text(ref, version) or ""
+            self.storage.switch(ref, version, text, render_summary(manifest), expected)
         return manifest
 
     def history(self, ref: GoldenRef) -> list[dict[str, Any]]:
