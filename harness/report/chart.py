@@ -80,7 +80,7 @@ def _drawable(value: float | None) -> bool:
     return value is not None and not math.isnan(value) and value != 0
 
 
-def _chart_order(item: tuple[str, float | None, float | None, bool]) -> tuple[int, float]:
+def _chart_order(item: Bar) -> tuple[int, float]:
     """inf first, then NaN and failing columns with no difference to draw, then largest
     finite, then exact zeros, then unknown."""
     value, is_failing = item[1], item[3]
@@ -99,8 +99,8 @@ def _chart_order(item: tuple[str, float | None, float | None, bool]) -> tuple[in
 
 def svg_bars(items: Iterable[tuple[Any, ...]]) -> str:
     """The chart's SVG from :class:`Bar` rows (or plain tuples in the same order)."""
-    items = [Bar(*item) for item in items]
-    values, rtols = [b.value for b in items], [b.rtol for b in items]
+    bars = [Bar(*item) for item in items]
+    values, rtols = [b.value for b in bars], [b.rtol for b in bars]
     positives = [abs(v) for v in values if v is not None and math.isfinite(v) and v != 0]
     positives += [t for t in rtols if t is not None and math.isfinite(t) and t > 0]
     if positives:
@@ -113,7 +113,7 @@ def svg_bars(items: Iterable[tuple[Any, ...]]) -> str:
         hi = lo + 1
     label_w, bar_w, value_w, row_h, top = 200, 520, 110, 22, 30
     width = label_w + bar_w + value_w
-    height = top + row_h * len(items) + 26
+    height = top + row_h * len(bars) + 26
 
     def x_of(v: float) -> float:
         frac = (math.log10(v) - lo) / (hi - lo)
@@ -131,7 +131,7 @@ def svg_bars(items: Iterable[tuple[Any, ...]]) -> str:
             f'y2="{height - 26}"/><text class="tick" x="{x:.1f}" y="{top - 10}" '
             f'text-anchor="middle">1e{exp}</text>'
         )
-    for i, (name, value, rtol, is_failing, why) in enumerate(items):
+    for i, (name, value, rtol, is_failing, why) in enumerate(bars):
         y = top + i * row_h
         short = name if len(name) <= 30 else name[:29] + "…"
         fails = "fails: " + why if why else "fails"
