@@ -26,6 +26,7 @@ import pytest
 from harness import api
 from harness.errors import HarnessError
 from harness.golden import GoldenRef
+from harness.golden.provenance import describe, golden_source
 from harness.pytest_options import (
     HarnessDeprecationWarning,
     add_options,
@@ -320,9 +321,15 @@ class ModelItem(pytest.Item):
             return
         result = state.compare(self.model, self.dataset, self.output)
         cmp = result.comparison
+        source = golden_source(result.golden_manifest)
+        self.user_properties.append(("golden_source", describe(source)))  # JUnit <properties>
         ok = {"schema": cmp.schema_ok, "keys": cmp.keys_ok, "values": cmp.values_ok}[self.aspect]
         if not ok:
-            from harness.report.text import format_changes, format_comparison
+            from harness.report.text import (
+                format_changes,
+                format_comparison,
+                format_golden_source,
+            )
             from harness.steplog import format_step_output
 
             run = state.run(self.model, self.dataset)
@@ -330,6 +337,7 @@ class ModelItem(pytest.Item):
                 t
                 for t in (
                     format_comparison(cmp),
+                    format_golden_source(source),
                     format_changes(result.fingerprint_changes),
                     format_step_output(run.step_output),
                 )
