@@ -117,7 +117,8 @@ def import_script(exports: list[Export]) -> str:
         "#!/usr/bin/env bash",
         "# Imports the legacy exports that export.hql wrote as goldens (provenance: imported).",
         "# Run from the project root after the export, with the golden root the nightly uses,",
-        "# e.g. HARNESS='harness --golden-root dbfs:/Volumes/parity/nightly/golden' bash import.sh",
+        "# e.g. HARNESS='harness --golden-root dbfs:/Volumes/parity/nightly/harness/golden'",
+        "#      bash import.sh",
         "set -euo pipefail",
     ]
     for e in exports:

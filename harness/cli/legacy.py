@@ -38,5 +38,12 @@ def cmd_export_script(args: argparse.Namespace, project: api.Project) -> int:
     models = len({e.model for e in exports})
     print(f"wrote {hql}: {len(exports)} output tables of {models} models to {args.to}")
     print(f"wrote {script}: the {len(exports)} matching golden imports")
+    undeclared = [f"{e.model}.{e.output}" for e in exports if not e.columns]
+    if undeclared:
+        print(
+            f"{len(undeclared)} outputs declare no schema ({', '.join(undeclared[:3])}"
+            f"{' ...' if len(undeclared) > 3 else ''}): Hive names their exported columns "
+            "_col0 ...; declare outputs.<name>.schema in their specs before importing"
+        )
     print(f"run {hql.name} on the legacy cluster (beeline -f), then bash {script} here")
     return 0
