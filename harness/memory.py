@@ -9,7 +9,9 @@ Linux keeps a process's peak resident set (``VmHWM`` in ``/proc/self/status``) a
 process reset it to the current size (writing ``5`` to ``/proc/self/clear_refs``, Linux 4.0
 and later), so the peak of one step is exact rather than sampled. Where that is not
 available, the process's lifetime peak (``getrusage``) is reported, an upper bound, and
-marked as such by :attr:`PeakMemory.exact`.
+marked as such by :attr:`PeakMemory.exact`. No library for this: psutil (a dev dependency
+here, used by the benchmark's sampler) reads the current size and, like ``resource``, only a
+lifetime peak; resetting the kernel's counter is the one way to an exact per-step peak.
 """
 
 from __future__ import annotations
