@@ -265,6 +265,7 @@ def run_model(
         rows_out,
         result.step_output,
         timings,
+        result.r_peak_mb,
     )
 
 
@@ -349,6 +350,7 @@ def write_golden(
     if platform is not None and platform.name == "legacy":
         emulation["emulated_rules"] = list(platform.emulated_rules)
         emulation["not_emulated_rules"] = list(platform.not_emulated_rules)
+        emulation["steps"] = platform.step_semantics(run.spec)
     return store.write(
         spark,
         run.outputs[output],

@@ -9,6 +9,7 @@ so they need a schema (a Hive DDL column list).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -20,7 +21,7 @@ FORMATS = ("parquet", "orc", "csv", "hive-text")
 
 def read_export(
     spark: SparkSession,
-    files: list[Path] | list[str],
+    files: Sequence[Path | str],
     *,
     fmt: str,
     schema: str | None = None,

@@ -33,6 +33,9 @@ class ModelRun:
     # Seconds per phase (PHASES) and, for R steps on the driver, the split of their time
     # (runners.RunResult.r_timings): what the benchmark and summary.json report.
     timings: dict[str, float] = field(default_factory=dict)
+    # Peak resident memory (MB) of this process during each R step run on the driver
+    # (runners.RunResult.r_peak_mb): what sizes a driver that runs R.
+    r_peak_mb: dict[str, float] = field(default_factory=dict)
 
 
 # A model run's phases, in order: the harness's own (inputs, checks) and the model's (steps:

@@ -41,12 +41,23 @@ from harness.backends import sees_local_files
 from harness.catalogue import emulation, legacy_profile
 from harness.errors import HarnessError, ModelRunError, first_line
 from harness.legacy_rewrite import FUNCTION, merge_percentile_calls
+from harness.memory import PeakMemory
 from harness.rconvert import conform
 from harness.spec import ModelSpec, StepSpec
 from harness.sqltext import rewrite_functions, split_statements, substitute
 from harness.workdir import exchange_dir
 
 PLATFORMS = ("spark", "legacy")  # what a run emulates: the new platform or legacy Hive
+
+# How far the legacy emulation reaches into each kind of step, as an emulated golden's
+# provenance records it per step: SQL text is rewritten (Hive's UDFs) and runs under the
+# legacy settings; a Python step's DataFrame API calls are Spark 4's own functions (only
+# the session settings apply); an R step is R's own code, the same on both platforms.
+STEP_EMULATION = {
+    "sql": "SQL text rewritten for Hive",
+    "python": "DataFrame API with Spark 4 semantics",
+    "r": "R's own semantics (not emulated)",
+}
 
 # The legacy profile, from the catalogue's emulatable rules: Spark settings, and Hive
 # built-ins whose Spark namesakes compute something else (name -> Hive UDF class).
@@ -70,6 +81,8 @@ class RunResult:
     r_timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     step_output: dict[str, str] = field(default_factory=dict)  # step name -> what it printed
+    # Peak resident memory (MB) of this process during each R step run on the driver.
+    r_peak_mb: dict[str, float] = field(default_factory=dict)
 
 
 class Platform:
@@ -85,6 +98,20 @@ class Platform:
         self.classes = {f"hive_{fn}": cls for fn, cls in functions.items()}
         # Catalogue rule ids this platform reproduces Hive's behaviour for, and the others.
         self.emulated_rules, self.not_emulated_rules = emulation(self.conf, functions)
+
+    def step_semantics(self, spec: ModelSpec) -> list[dict[str, str]]:
+        """Per step of ``spec``: which semantics its code ran with on this platform
+        (``STEP_EMULATION`` on ``legacy``; Spark 4's own on ``spark``)."""
+        return [
+            {
+                "step": step.name or step.target,
+                "kind": step.kind,
+                "semantics": STEP_EMULATION[step.kind]
+                if self.name == "legacy"
+                else "Spark 4 semantics",
+            }
+            for step in spec.steps
+        ]
 
     def apply(self, spark: SparkSession) -> dict[str, str | None]:
         """Set the platform's conf; returns the previous values so they can be restored."""
@@ -287,6 +314,11 @@ def _run_step(
     """One step, by kind; returns the tables it produced."""
     if step.kind == "python":
         return _run_python(spark, spec, step, tables, params)
+    if step.kind == "r" and not step.group_by:  # in this process: its peak sizes the driver
+        with PeakMemory() as peak:
+            produced = _run_r(spark, spec, step, tables, params, result.r_timings)
+        result.r_peak_mb[step.name or step.target] = peak.mb
+        return produced
     if step.kind == "r":
         return _run_r(spark, spec, step, tables, params, result.r_timings)
     _run_sql(spark, spec, step, params, platform, result.notes)

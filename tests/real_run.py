@@ -84,6 +84,9 @@ def real_run(root: Path) -> RealRun:
         "0.001",
         "--harness-report-dir",
         str(out),
+        f"--junitxml={out / 'junit.xml'}",  # as the nightly writes it
+        "-o",
+        "junit_family=xunit2",
         "-k",
         K,
     ]

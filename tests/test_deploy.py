@@ -6,7 +6,6 @@ and the script's installers run for real where nothing needs downloading."""
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import shutil
 import subprocess
@@ -73,16 +72,37 @@ def test_the_jobs_task_runs_harness_nightly(bundle, monkeypatch):
     spec.loader.exec_module(module)
     seen: list[list[str]] = []
     monkeypatch.setattr("harness.cli.main", lambda argv: seen.append(argv) or 0)
-    monkeypatch.setenv("DB_CLUSTER_ID", "0101-abc")
-    monkeypatch.delenv("DATABRICKS_CLUSTER_ID", raising=False)
     monkeypatch.setattr(sys, "path", list(sys.path))
     assert module.main(params) == 0
     (argv,) = seen
     args = build_parser().parse_args(argv)
     assert args.command == "nightly" and args.run is cmd_nightly
     assert args.backend == "databricks" and args.dataset == "full" and args.workers == "0"
+    assert args.capture == "never" and not args.pytest_args  # production never emulates
+    assert args.golden_root == bundle["variables"]["golden_root"]["default"]
     assert Path(args.root) == REPO
-    assert os.environ["DATABRICKS_CLUSTER_ID"] == "0101-abc"
+    assert module.main([*params, "--capture", "emulated"]) == 2  # refused, nothing run
+    assert len(seen) == 1
+
+
+def test_bundle_keeps_goldens_in_a_volume_and_needs_no_token(bundle):
+    """The job's goldens are at a Unity Catalog Volume the cluster reads and writes (Spark
+    does every read and write), its reports in a Volume; no secret, host or token anywhere:
+    the task uses the cluster's own session."""
+    from harness.golden import storage_for
+    from harness.golden.cluster import ClusterStorage
+
+    root = bundle["variables"]["golden_root"]["default"]
+    assert re.fullmatch(r"dbfs:/Volumes/\w+/\w+/\w+/golden", root), root
+    assert isinstance(storage_for(root), ClusterStorage)
+    assert bundle["variables"]["reports_dir"]["default"].startswith("/Volumes/")
+    text = BUNDLE.read_text()
+    assert "DATABRICKS_TOKEN" not in text and "secrets/" not in text and "secret_scope" not in text
+    (job,) = bundle["resources"]["jobs"].values()
+    (cluster,) = [c["new_cluster"] for c in job["job_clusters"]]
+    assert cluster["driver_node_type_id"] == "${var.driver_node_type_id}"
+    assert bundle["variables"]["driver_node_type_id"]["default"]
+    assert not any(k.startswith("DATABRICKS_") for k in cluster["spark_env_vars"])
 
 
 def generated(root: Path = REPO) -> list[deploy.Package]:

@@ -235,6 +235,7 @@ def test_nightly_with_goldens_only_the_cluster_writes(cluster, tmp_path):
 
     nightly = run(
         *("-m", "harness.cli", "nightly", "--backend", "connect", "--remote", url),
+        *("--capture", "emulated"),
         *("--dataset", "full", "--scale", "0.02", "--workers", "0", "--out", "reports"),
     )
     assert nightly.returncode == 0, nightly.stdout[-3000:] + nightly.stderr[-3000:]

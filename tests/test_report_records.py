@@ -109,6 +109,7 @@ def _check(output: str, passed: bool, changes: list[str]) -> SimpleNamespace:
         passed=passed,
         compare_seconds=0.1234,
         comparison=comparison,
+        golden_manifest={"version": "v0002", "provenance": {"source": "imported"}},
         fingerprint_changes=changes,
     )
 
@@ -125,6 +126,11 @@ def test_model_record_lists_every_output_and_merges_changes_per_model() -> None:
     assert record.fingerprint_changes == ["spec: changed", "fixture customers: x -> y"]
     assert [o.status for o in record.outputs] == ["passed", "failed", "error"]
     assert record.status == "error" and record.outputs[0].compare_seconds == 0.123
+    assert [(o.golden_source or {}).get("kind") for o in record.outputs] == [
+        "imported",
+        "imported",
+        None,  # no golden read
+    ]
 
 
 def test_records_round_trip() -> None:

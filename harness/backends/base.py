@@ -28,13 +28,16 @@ DEFAULT_CONNECT_PORT = 15002  # the port a "sc://host" URL without one means
 
 @dataclass
 class Session:
-    """A session the harness started: its backend, the URL it was built with (remote
-    backends), and the work folder it owns (local backend)."""
+    """A session the harness started or adopted: its backend, the URL it was built with
+    (remote backends), and the work folder it owns (local backend)."""
 
     backend: Backend
     spark: SparkSession
     url: str | None = None
     workdir: Path | None = None
+    # The session this process already ran in (a Databricks cluster's own), taken rather
+    # than started: never stopped by the harness.
+    adopted: bool = False
 
 
 class Backend(ABC):
@@ -61,6 +64,11 @@ class Backend(ABC):
     @abstractmethod
     def sees_local_files(self, host: str | None) -> bool:
         """Whether the engine behind a session to ``host`` reads this machine's files."""
+
+    def adopts(self, remote: str | None, profile: str | None) -> bool:
+        """Whether ``start`` would take the session this process already runs in (a Databricks
+        cluster's) instead of starting one: then the process stays classic, no Connect."""
+        return False
 
     def alive(self, session: Session) -> bool:
         return not getattr(session.spark, "is_stopped", False)

@@ -48,7 +48,9 @@ class _Sessions:
             self.entered_connect_mode = False
 
     def check_no_local_session(self) -> None:
-        if any(not s.backend.remote and s.backend.alive(s) for s in self.open.values()):
+        if any(
+            (not s.backend.remote or s.adopted) and s.backend.alive(s) for s in self.open.values()
+        ):
             raise BackendError(
                 "this process already runs a local Spark session; pyspark cannot mix it with "
                 "Spark Connect in one process: call harness.backends.stop_spark() first or use "
@@ -83,17 +85,19 @@ def get_spark(
     ``local`` starts a quiet in-process JVM; ``connect`` attaches to a Spark Connect server
     (``remote`` or ``$SPARK_REMOTE``); ``databricks`` uses Databricks Connect configured the
     usual Databricks way (``remote``/``$SPARK_REMOTE``, a ``~/.databrickscfg`` ``profile``, or
-    DATABRICKS_* variables).
+    DATABRICKS_* variables), except on a Databricks cluster itself, where it takes the
+    cluster's active session (no token, no Connect to itself).
     """
     chosen = get_backend(backend)
     chosen.check_args(remote, profile)
-    url = (remote or os.environ.get("SPARK_REMOTE") or None) if chosen.remote else None
+    connects = chosen.remote and not chosen.adopts(remote, profile)
+    url = (remote or os.environ.get("SPARK_REMOTE") or None) if connects else None
     key = (chosen.name, url, profile)
     with _sessions.lock:
         cached = _sessions.open.get(key)
         if cached is not None and chosen.alive(cached):
             return cached.spark
-        if chosen.remote:
+        if connects:
             _sessions.check_no_local_session()
             _sessions.enter_connect_mode()
         config.quiet_pyspark_loggers()

@@ -11,6 +11,7 @@ Commands:
     harness fixtures import NAME FILES...      a fixture bundle from a legacy table's export
     harness fixtures sample|release NAME/VER   build a sample, freeze a bundle version
     harness golden import|history|restore      legacy exports, versions, rollbacks
+    harness legacy export-script [MODEL ...]   HiveQL exporting real goldens, and their imports
     harness determinism MODEL                  same inputs, other physical plans: same outputs?
     harness databricks init-script [--dry-run] the cluster init script from the specs' packages
 
@@ -24,10 +25,10 @@ import argparse
 import sys
 
 from harness import api
-from harness.cli import data, databricks, determinism, lint, models, nightly, scaffold
+from harness.cli import data, databricks, determinism, legacy, lint, models, nightly, scaffold
 from harness.errors import HarnessError
 
-COMMAND_MODULES = (models, scaffold, data, nightly, lint, determinism, databricks)
+COMMAND_MODULES = (models, scaffold, data, nightly, lint, determinism, databricks, legacy)
 
 
 def build_parser() -> argparse.ArgumentParser:

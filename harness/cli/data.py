@@ -135,6 +135,7 @@ def cmd_golden(args: argparse.Namespace, project: api.Project) -> int:
         manifest = store.restore(ref, args.version)
         print(f"{ref}: CURRENT -> {manifest['version']} ({manifest['rows']:,} rows)")
         return 0
+    from harness.ddl import parse_ddl
     from harness.golden_import import import_files
 
     spark = open_spark(args)
@@ -143,16 +144,18 @@ def cmd_golden(args: argparse.Namespace, project: api.Project) -> int:
         raise HarnessError(
             f"model {args.model} has no output '{args.output}' (outputs: {', '.join(spec.outputs)})"
         )
+    declared = spec.outputs[args.output].schema
     manifest = import_files(
         spark,
         project.store(spark),
         ref,
-        [Path(f) for f in args.files],
+        [f if is_uri(f) else Path(f) for f in args.files],  # a URI stays one (abfss://)
         fmt=args.format,
         keys=list(spec.outputs[args.output].keys),
         schema=args.schema,
         header=args.header,
         reason=args.reason,
+        columns=[c for c, _ in (parse_ddl(args.schema) if args.schema else declared or [])],
     )
     print(f"imported {manifest['rows']:,} rows into {ref} as {manifest['version']}")
     return 0

@@ -105,7 +105,7 @@ def override_line(tol: ColumnTolerance, out: OutputSpec) -> str:
 def cmd_run(args: argparse.Namespace, project: api.Project) -> int:
     from harness.fingerprint import engine_versions
     from harness.report.records import FAILED, ModelRecord
-    from harness.report.text import format_changes, format_comparison
+    from harness.report.text import format_changes, format_comparison, format_golden_source
     from harness.runners import Platform
 
     spark = open_spark(args)
@@ -130,6 +130,8 @@ def cmd_run(args: argparse.Namespace, project: api.Project) -> int:
             )
             for line in record.data_quality:
                 print(f"  data quality: {line}")
+            for step, mb in record.r_peak_mb.items():
+                print(f"  R on the driver: {step} peak {mb:,.0f} MB")
             for output in spec.outputs:
                 try:
                     compared = api.compare_output(
@@ -143,6 +145,7 @@ def cmd_run(args: argparse.Namespace, project: api.Project) -> int:
                 record.record_comparison(compared)
                 print(f"\n[{output}] compared in {compared.compare_seconds:.1f}s")
                 print(format_comparison(compared.comparison))
+                print(format_golden_source(record.output(output).golden_source))
     if record.fingerprint_changes:
         print(format_changes(record.fingerprint_changes))
     if record.step_output and any(o.status == FAILED for o in record.outputs):

@@ -7,10 +7,13 @@
 * :mod:`.disk`: a folder on this machine (kept in git; sha256 per file, ``CURRENT``);
 * :mod:`.cluster`: a URI the cluster reads and writes (Spark does all I/O; a content
   digest computed on the cluster; numbered pointer objects);
-* :mod:`.summary`: per-column statistics and the reviewable ``summary.ambr``.
+* :mod:`.summary`: per-column statistics and the reviewable ``summary.ambr``;
+* :mod:`.provenance`: where a golden came from (emulated, imported, refreshed), as reports
+  show it.
 """
 
 from harness.golden.base import GoldenRef, Storage
+from harness.golden.provenance import KINDS, golden_source
 from harness.golden.store import (
     KEEP_VERSIONS,
     ROOT_ENV,
@@ -23,12 +26,14 @@ from harness.golden.summary import column_stats, render_summary
 
 __all__ = [
     "KEEP_VERSIONS",
+    "KINDS",
     "ROOT_ENV",
     "SOURCES",
     "GoldenRef",
     "GoldenStore",
     "Storage",
     "column_stats",
+    "golden_source",
     "is_uri",
     "render_summary",
     "storage_for",

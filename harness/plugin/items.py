@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from harness.errors import HarnessError
+from harness.golden.provenance import describe, golden_source
 from harness.plugin.state import STATE, HarnessState
 from harness.pytest_options import datasets_of
 from harness.pytest_options import opt as _opt
@@ -103,9 +104,15 @@ class ModelItem(pytest.Item):
             return
         result = state.compare(self.model, self.dataset, self.output)
         cmp = result.comparison
+        source = golden_source(result.golden_manifest)
+        self.user_properties.append(("golden_source", describe(source)))  # JUnit <properties>
         ok = {"schema": cmp.schema_ok, "keys": cmp.keys_ok, "values": cmp.values_ok}[self.aspect]
         if not ok:
-            from harness.report.text import format_changes, format_comparison
+            from harness.report.text import (
+                format_changes,
+                format_comparison,
+                format_golden_source,
+            )
             from harness.steplog import format_step_output
 
             run = state.run(self.model, self.dataset)
@@ -113,6 +120,7 @@ class ModelItem(pytest.Item):
                 t
                 for t in (
                     format_comparison(cmp),
+                    format_golden_source(source),
                     format_changes(result.fingerprint_changes),
                     format_step_output(run.step_output),
                 )

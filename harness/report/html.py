@@ -29,6 +29,8 @@ from harness.report.cells import num as _num
 from harness.report.cells import seq as _l
 from harness.report.chart import chart as _chart
 from harness.report.determinism_html import determinism_section, unsteady
+from harness.report.golden_html import CSS as _GOLDEN_CSS
+from harness.report.golden_html import driver_memory_section, golden_cell
 from harness.report.records import (
     ERROR,
     FAILED,
@@ -258,7 +260,7 @@ def _duration(started: Any, finished: Any) -> str | None:
 def _summary_table(rows: list[dict[str, Any]]) -> str:
     head = (
         "<thead><tr><th>Model</th><th>Dataset</th><th>Output</th><th>Status</th>"
-        "<th class=num>Rows</th><th class=num>Failing columns</th>"
+        "<th>Golden</th><th class=num>Rows</th><th class=num>Failing columns</th>"
         "<th class=num>Max rel diff</th><th class=num>Run s</th><th class=num>Compare s</th>"
         "</tr></thead>"
     )
@@ -284,7 +286,7 @@ def _summary_table(rows: list[dict[str, Any]]) -> str:
         name = _e(out.output or ("(no outputs)" if row["placeholder"] else "—"))
         if row["anchor"]:
             name = f'<a href="#{_e(row["anchor"])}">{name}</a>'
-        cells.append(f"<td>{name}</td><td>{_badge(row['status'])}</td>")
+        cells.append(f"<td>{name}</td><td>{_badge(row['status'])}</td>{golden_cell(out)}")
         failing = len(out.failing_columns) if comparison else None
         cells.append(
             f"<td class=num>{_fmt_int(out.rows)}</td>"
@@ -296,7 +298,7 @@ def _summary_table(rows: list[dict[str, Any]]) -> str:
         cells.append(f"<td class=num>{_fmt_secs(out.compare_seconds)}</td>")
         body.append(f'<tr class="row-{_e(row["status"])}">' + "".join(cells) + "</tr>")
     if not body:
-        body.append('<tr><td colspan="9" class="muted">No models in this run.</td></tr>')
+        body.append('<tr><td colspan="10" class="muted">No models in this run.</td></tr>')
     return (
         f'<h2>Summary</h2>\n<table id="summary">{head}<tbody>\n'
         + "\n".join(body)
@@ -529,12 +531,14 @@ def render_html(summary: RunSummary | Mapping[str, Any]) -> str:
     if details:
         body.append(f"<h2 style='margin-top:28px'>Failures ({len(details)})</h2>")
         body.extend(details)
+    body.append(driver_memory_section(summary.models))
     body.append(risks_section(summary.risks))
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_e(_title(rows, summary))}</title>\n<style>{_CSS}{_RISKS_CSS}</style>\n</head>\n"
+        f"<title>{_e(_title(rows, summary))}</title>\n"
+        f"<style>{_CSS}{_GOLDEN_CSS}{_RISKS_CSS}</style>\n</head>\n"
         "<body>\n" + "\n".join(body) + "\n</body>\n</html>\n"
     )
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from harness.golden.provenance import golden_source
 from harness.report.cells import num
 
 if TYPE_CHECKING:  # only for type hints: records never import the layers that fill them
@@ -116,6 +117,9 @@ class OutputRecord:
     rows: int | None = None
     error: str | None = None
     comparison: dict[str, Any] | None = None  # CompareResult.to_dict()
+    # Where the golden it was compared with came from (golden.provenance.golden_source):
+    # {kind: emulated | imported | refreshed, version, ..., detail}.
+    golden_source: dict[str, Any] | None = None
 
     @property
     def failing_columns(self) -> list[str]:
@@ -129,6 +133,7 @@ class OutputRecord:
             "rows": self.rows,
             "error": self.error,
             "comparison": self.comparison,
+            "golden_source": self.golden_source,
         }
 
     @classmethod
@@ -152,6 +157,7 @@ class OutputRecord:
         rows = _int(data.get("rows"))
         if rows is None and comparison is not None:
             rows = _int(_mapping(comparison.get("rows")).get("actual"))
+        source = data.get("golden_source")
         return cls(
             _text(data.get("output")) or "",
             status.strip().lower(),
@@ -159,6 +165,7 @@ class OutputRecord:
             rows,
             error,
             comparison,
+            dict(source) if isinstance(source, Mapping) else None,
         )
 
 
@@ -178,6 +185,9 @@ class ModelRecord:
     outputs: list[OutputRecord] = field(default_factory=list)
     run_seconds: float | None = None
     timings: dict[str, float] = field(default_factory=dict)  # outcomes.PHASES and R's split
+    # Peak memory (MB, the process's resident set) of each R step run on the driver: what
+    # sizes the driver (docs/cluster.md, "Sizing the driver").
+    r_peak_mb: dict[str, float] = field(default_factory=dict)
     rows_in: dict[str, int] = field(default_factory=dict)
     rows_out: dict[str, int] = field(default_factory=dict)
     error: str | None = None
@@ -214,6 +224,7 @@ class ModelRecord:
         """What the model run produced (before any comparison)."""
         self.run_seconds = round(run.run_seconds, 3)
         self.timings = {k: round(v, 3) for k, v in run.timings.items()}
+        self.r_peak_mb = {k: round(v, 1) for k, v in run.r_peak_mb.items()}
         self.rows_in, self.rows_out = dict(run.rows_in), dict(run.rows_out)
         self.engine = dict(engine)
         self.fingerprint = run.fingerprint
@@ -228,6 +239,7 @@ class ModelRecord:
         out.compare_seconds = round(compared.compare_seconds, 3)
         out.rows = compared.comparison.rows_actual
         out.comparison = compared.comparison.to_dict()
+        out.golden_source = golden_source(compared.golden_manifest)
         out.error = None
         known = self.fingerprint_changes or []
         new = [c for c in compared.fingerprint_changes if c not in known]
@@ -248,6 +260,7 @@ class ModelRecord:
             "status": self.status,
             "run_seconds": self.run_seconds,
             "timings": self.timings,
+            "r_peak_mb": self.r_peak_mb,
             "rows_in": self.rows_in,
             "rows_out": self.rows_out,
             "error": self.error,
@@ -280,6 +293,11 @@ class ModelRecord:
             timings={
                 str(k): f
                 for k, v in _mapping(data.get("timings")).items()
+                if (f := _finite(v)) is not None
+            },
+            r_peak_mb={
+                str(k): f
+                for k, v in _mapping(data.get("r_peak_mb")).items()
                 if (f := _finite(v)) is not None
             },
             rows_in=_counts(data.get("rows_in")),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from harness.golden.provenance import describe
 from harness.report.records import failing_columns
 
 if TYPE_CHECKING:
@@ -130,3 +131,8 @@ def format_changes(changes: Iterable[str]) -> str:
     if not changes:
         return ""
     return "  changed since the golden was made:\n    " + "\n    ".join(changes)
+
+
+def format_golden_source(source: Mapping[str, Any] | None) -> str:
+    """Where the golden came from (``golden.provenance``), one indented line; "" if unknown."""
+    return f"  golden: {describe(source)}" if source else ""
