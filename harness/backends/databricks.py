@@ -19,6 +19,7 @@ import os
 
 from harness.backends.base import Session, brief, parse_sc_url, probe_tcp, register
 from harness.backends.connect import ConnectBackend
+from harness.backends.recovery import bound_retries
 from harness.errors import BackendError
 
 RUNTIME_ENV = "DATABRICKS_RUNTIME_VERSION"  # set by the Databricks Runtime on its clusters
@@ -70,6 +71,7 @@ class DatabricksBackend(ConnectBackend):
             elif profile:
                 builder = builder.profile(profile)
             spark = builder.getOrCreate()
+            bound_retries(spark)  # a restarting cluster is waited for in bounded time
             spark.conf.set("spark.sql.session.timeZone", "UTC")
         except Exception as exc:
             how = (
