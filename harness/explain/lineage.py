@@ -32,7 +32,7 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.schema import MappingSchema
 
 from harness.ddl import parse_ddl
-from harness.explain.sqlsource import DIALECT, ModelSql, SqlStatement
+from harness.explain.sqlsource import DIALECT, ModelSql, SqlStatement, target_and_query
 from harness.spec import ModelSpec
 
 ColumnRef = tuple[str, str]  # (table or output, column): a column of a table or model output
@@ -226,27 +226,14 @@ def _opaque_step(lineage, known, step, name, statements) -> None:
         lineage.add((table, None), stop)
 
 
-def _target(tree: exp.Expr) -> tuple[str | None, exp.Expr | None]:
-    """The table a statement writes and the query that fills it."""
-    if isinstance(tree, (exp.Create, exp.Insert)):
-        target = tree.this
-        table = target.this if isinstance(target, exp.Schema) else target
-        name = table.name.lower() if isinstance(table, exp.Table) else None
-        query = tree.expression
-        return name, query if isinstance(query, exp.Query) else None
-    if isinstance(tree, exp.Query):
-        return None, tree
-    return None, None
-
-
 def statement_target(tree: exp.Expr) -> str | None:
     """The table or view a statement creates or fills (None for a bare query)."""
-    return _target(tree)[0]
+    return target_and_query(tree)[0]
 
 
 def _statement(lineage: Lineage, known, index: int, statement: SqlStatement) -> str | None:
     """Add one statement's edges; returns the node name its result is known by."""
-    table, query = _target(statement.tree)
+    table, query = target_and_query(statement.tree)
     if query is None:
         return None
     for n, select in enumerate(query.find_all(exp.Select, exp.SetOperation)):

@@ -120,3 +120,17 @@ def _python_step(out: ModelSql, step: str, path: Path, source: str, params: dict
             out.not_analysed.append(NotAnalysed(step, path, node.lineno, why))
     why = "Python DataFrame code outside spark.sql(): not analysed"
     out.not_analysed.append(NotAnalysed(step, path, None, why))
+
+
+def target_and_query(tree: exp.Expr) -> tuple[str | None, exp.Expr | None]:
+    """The table a statement creates or fills (None for a bare query) and the query that
+    fills it (None for a statement that runs none): what lineage and typing both follow."""
+    if isinstance(tree, (exp.Create, exp.Insert)):
+        target = tree.this
+        table = target.this if isinstance(target, exp.Schema) else target
+        name = table.name.lower() if isinstance(table, exp.Table) else None
+        query = tree.expression
+        return name, query if isinstance(query, exp.Query) else None
+    if isinstance(tree, exp.Query):
+        return None, tree
+    return None, None

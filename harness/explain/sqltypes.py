@@ -32,7 +32,7 @@ from sqlglot.schema import MappingSchema
 
 from harness.catalogue import TYPE_CLASSES
 from harness.ddl import parse_ddl
-from harness.explain.sqlsource import DIALECT, ModelSql, SqlStatement
+from harness.explain.sqlsource import DIALECT, ModelSql, SqlStatement, target_and_query
 from harness.spec import ModelSpec
 
 _TAG = "lint_type"  # meta key: a node's index in its statement's original walk
@@ -197,17 +197,6 @@ _METADATA = _spark_metadata()
 # ------------------------------------------------------------------------- the model
 
 
-def _query(tree: exp.Expr) -> tuple[str | None, exp.Expr | None]:
-    """The table a statement creates or fills, and the query that fills it."""
-    if isinstance(tree, (exp.Create, exp.Insert)):
-        target = tree.this
-        table = target.this if isinstance(target, exp.Schema) else target
-        name = table.name.lower() if isinstance(table, exp.Table) else None
-        query = tree.expression
-        return name, query if isinstance(query, exp.Query) else None
-    return None, tree if isinstance(tree, exp.Query) else None
-
-
 def _declared(tree: exp.Expr) -> tuple[str, dict[str, str]] | None:
     """``CREATE TABLE t (a INT, ...)``: the table and its declared columns."""
     if isinstance(tree, exp.Create) and isinstance(tree.this, exp.Schema):
@@ -234,7 +223,7 @@ def annotate_statement(
     declared = _declared(statement.tree)
     if declared is not None:
         return types, declared[1]
-    _, query = _query(statement.tree)
+    _, query = target_and_query(statement.tree)
     if query is None:
         return types, None
     try:
@@ -291,7 +280,7 @@ def annotate_model(
 
 def _one(statement: SqlStatement, known: dict[str, dict[str, str]]) -> StatementTypes:
     types, columns = annotate_statement(statement, known)
-    table, _ = _query(statement.tree)
+    table, _ = target_and_query(statement.tree)
     declared = _declared(statement.tree)
     table = declared[0] if declared else table
     if table and columns and not isinstance(statement.tree, exp.Insert):
