@@ -12,6 +12,8 @@ Commands:
     harness fixtures sample|release NAME/VER   build a sample, freeze a bundle version
     harness golden import|history|restore      legacy exports, versions, rollbacks
     harness determinism MODEL                  same inputs, other physical plans: same outputs?
+    harness propose MODEL --reason R           a candidate golden and its review (review.html)
+    harness approve MODEL --candidate V --by N put a reviewed candidate in force (or discard)
     harness databricks init-script [--dry-run] the cluster init script from the specs' packages
 
 Each command group is a module here with ``register(subparsers)``; a new command is a new
@@ -24,10 +26,19 @@ import argparse
 import sys
 
 from harness import api
-from harness.cli import data, databricks, determinism, lint, models, nightly, scaffold
+from harness.cli import (
+    approval,
+    data,
+    databricks,
+    determinism,
+    lint,
+    models,
+    nightly,
+    scaffold,
+)
 from harness.errors import HarnessError
 
-COMMAND_MODULES = (models, scaffold, data, nightly, lint, determinism, databricks)
+COMMAND_MODULES = (models, scaffold, data, nightly, lint, determinism, approval, databricks)
 
 
 def build_parser() -> argparse.ArgumentParser:

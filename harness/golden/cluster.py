@@ -261,6 +261,12 @@ class ClusterStorage:
     def prune(self, ref: GoldenRef, keep: list[str]) -> None:
         """Kept: old versions go by the storage's lifecycle rules (no portable delete)."""
 
+    def note_text(self, ref: GoldenRef, version: str, name: str) -> str | None:
+        return self._get(f"{self.where(ref, version)}/{name}", strict=False)
+
+    def put_note(self, ref: GoldenRef, version: str, name: str, text: str) -> None:
+        self._put(f"{self.where(ref, version)}/{name}", text, replace=True)
+
     # ------------------------------------------------------------------- verifying
 
     def _frame(
