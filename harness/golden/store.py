@@ -248,7 +248,7 @@ class GoldenStore:
         fault("after-approval")
         manifest = self.manifest(ref, version)
         text = self.storage.manifest_text(ref, version) or ""
-        fault("before-switch")
+        fault("before-approval-switch")
         self.storage.switch(ref, version, text, render_summary(manifest))
         return manifest
 
