@@ -85,3 +85,40 @@ def test_auc_lift_and_calibration(frame, draws) -> None:
     assert top["lift"] > 1 > found["bins"][0]["lift"]  # the scores do rank the outcomes
     gaps = [abs(b["mean_score"] - b["rate"]) for b in found["bins"]]
     assert found["calibration_gap"] == pytest.approx(max(gaps))
+
+
+def test_a_label_column_or_key_that_is_not_there_is_one_line(spark, tmp_path) -> None:
+    from test_criteria import scores, spec_with
+
+    from harness.acceptance import evaluate
+    from harness.errors import SpecError
+    from harness.spec import load_spec
+
+    out = spark.createDataFrame(
+        [(1, 1, "a", 0.1), (2, 1, "a", 0.2)],
+        "customer_id BIGINT, product_id INT, product_name STRING, propensity DOUBLE",
+    )
+    contacts = spark.createDataFrame(
+        [(1, 1, "2024-11-02", True)],
+        "customer_id BIGINT, product_id INT, contact_date STRING, converted BOOLEAN",
+    )
+    cases = [
+        ({"column": "convertd"}, "acceptance.label: table 'contacts' has no column 'convertd'"),
+        (
+            {"keys": ["customer_id", "product"]},
+            "acceptance.label.keys: output 'propensity_scores' has no column 'product'",
+        ),
+        ({"column": "customer_id"}, "label.column: 'customer_id' of 'contacts' must be 0/1"),
+    ]
+    for i, (change, message) in enumerate(cases):
+        label = {"table": "contacts", "column": "converted", "keys": ["customer_id", "product_id"]}
+        path = spec_with(tmp_path / str(i), "propensity_scores", scores(label={**label, **change}))
+        with pytest.raises(SpecError) as caught:
+            evaluate(load_spec(path), "propensity_scores", out, out, label_table=contacts)
+        assert message in str(caught.value) and "\n" not in str(caught.value)
+        assert str(caught.value).startswith(str(path))
+    path = spec_with(tmp_path / "s", "propensity_scores", scores(score="propensty"))
+    with pytest.raises(
+        SpecError, match=r"acceptance\.score: the golden of 'propensity_scores' has no"
+    ):
+        evaluate(load_spec(path), "propensity_scores", out, out, label_table=contacts)

@@ -99,12 +99,21 @@ def evaluate(
                         f"{at}.label.keys: output '{output}' has no column '{key}' to join on"
                     )
             labels = label_frame(spec, output, acc.label, label_table)
-            seen = {
-                side: discrimination(
-                    _labelled(frame, labels, acc.label.keys, acc.score), acc.score, LABEL, acc.bins
-                )
-                for side, frame in (("golden", golden), ("candidate", candidate))
-            }
+            try:
+                seen = {
+                    side: discrimination(
+                        _labelled(frame, labels, acc.label.keys, acc.score),
+                        acc.score,
+                        LABEL,
+                        acc.bins,
+                    )
+                    for side, frame in (("golden", golden), ("candidate", candidate))
+                }
+            except ValueError as exc:  # a label that is not an outcome
+                raise SpecError(
+                    f"{at}.label.column: '{acc.label.column}' of '{acc.label.table}' must be "
+                    f"0/1 or boolean: {exc}"
+                ) from None
             g, c = seen["golden"], seen["candidate"]
             values["auc_drop"] = _minus(g["auc"], c["auc"])
             values["capture_drop"] = _minus(g["capture"], c["capture"])

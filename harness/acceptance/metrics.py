@@ -102,7 +102,10 @@ def discrimination(labelled: DataFrame, score: str, label: str, bins: int) -> di
         F.count(F.lit(1)).alias("n"),
         F.sum(F.col(label)).alias("pos"),
         F.sum(F.when(F.col(label) == 1, F.col("_rank"))).alias("rank_sum"),
+        F.sum(F.when(~F.col(label).isin(0, 1), 1).otherwise(0)).alias("not_binary"),
     ).first()
+    if n_row is not None and n_row["not_binary"]:
+        raise ValueError(f"{n_row['not_binary']} label values are neither 0 nor 1")
     n = int(n_row["n"] or 0) if n_row else 0
     pos = int(n_row["pos"] or 0) if n_row else 0
     neg = n - pos
