@@ -50,6 +50,13 @@ METRICS: dict[str, Metric] = {
             "candidate's largest |mean predicted - observed rate| over its bins",
         ),
         Metric(
+            "calibration_gap_increase",
+            "max",
+            "label",
+            "candidate's calibration gap minus the golden's (scores of a model not meant to "
+            "be calibrated on these outcomes: may it get worse?)",
+        ),
+        Metric(
             "rank_correlation",
             "min",
             "score",

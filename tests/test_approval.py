@@ -6,10 +6,11 @@ a real browser. Real local Spark, real R, real files, on a throwaway copy of the
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
-import subprocess
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +27,13 @@ SCORES = GoldenRef(MODEL, "sample", "propensity_scores")
 COEFS = GoldenRef(MODEL, "sample", "propensity_coefficients")
 RETRAIN = ("income_cap_quantile: 0.99", "income_cap_quantile: 0.95")
 # Faulty: each product's scores handed to other customers (same distribution, wrong people).
+FLIP = (  # the product term with the largest effect, its sign flipped before scoring
+    "  s <- summary(fit)$coefficients\n",
+    '  k <- grep("^product_name", names(coef(fit)))\n'
+    "  k <- k[which.max(abs(coef(fit)[k]))]\n"
+    "  fit$coefficients[k] <- -fit$coefficients[k]\n"
+    "  s <- summary(fit)$coefficients\n",
+)
 SHUFFLE = (
     "  rownames(scores) <- NULL\n",
     "  set.seed(7)\n  scores$propensity <- ave(scores$propensity, scores$product_id,\n"
@@ -54,13 +62,36 @@ def edit(root: Path, file: str, change: tuple[str, str]) -> None:
     path.write_text(text.replace(change[0], change[1]))
 
 
+def check_in_browser(page: Path, reason: str) -> None:
+    """The review page in headless Chromium: it renders, logs nothing to the console, and
+    has its charts, its metrics table and the reason (escaped)."""
+    from test_report_html import _run_chromium
+
+    proc = _run_chromium("--enable-logging=stderr", "--v=0", "--dump-dom", page.resolve().as_uri())
+    assert proc.returncode == 0 and "<html" in proc.stdout, proc.stderr[-2000:]
+    dom = proc.stdout
+    console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line]
+    assert not console, console
+    for chart in ("chart-distribution", "chart-lift", "chart-calibration"):
+        assert f'class="{chart}"' in dom
+    assert dom.count("<polyline") >= 4 and dom.count('class="bar-candidate"') == 10
+    assert 'class="metrics"' in dom and "<script" not in dom
+    assert html.escape(reason, quote=False) in dom
+    png = page.with_suffix(".png")
+    shot = _run_chromium(f"--screenshot={png}", "--window-size=1280,2400", page.resolve().as_uri())
+    assert shot.returncode == 0 and png.stat().st_size > 10_000
+    keep = os.environ.get("HARNESS_KEEP_SCREENSHOT")
+    if keep:
+        shutil.copy(png, keep)
+
+
 def test_an_approved_retrain_fails_parity_passes_acceptance_and_is_approved(
     spark, root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = GoldenStore(root / "golden")
     before = {r: store.current_version(r) for r in (SCORES, COEFS)}
     edit(root, "model.yaml", RETRAIN)
-    reason = "CR-2024-031: retrain, incomes capped at the 95th percentile"
+    reason = "CR-2024-031: retrain, incomes capped at the 95th percentile <b>&</b>"
     code = main(["--root", str(root), "propose", MODEL, "--reason", reason])
     out = capsys.readouterr().out
     assert code == 0, out
@@ -79,17 +110,9 @@ def test_an_approved_retrain_fails_parity_passes_acceptance_and_is_approved(
     assert all(m["passed"] and m["value"] is not None for m in acc["metrics"])
     assert scores["changes"]["columns"]["propensity"]["changed"] > 0  # every score may move
     assert review["outputs"]["propensity_coefficients"]["acceptance"]["passed"]
+    check_in_browser(root / "reports/review" / MODEL / "sample" / version / REVIEW_HTML, reason)
 
-    code = main(
-        [
-            "--root",
-            str(root),
-            "history" if False else "golden",
-            "history",
-            MODEL,
-            "propensity_scores",
-        ]
-    )
+    code = main(["--root", str(root), "golden", "history", MODEL, "propensity_scores"])
     listing = capsys.readouterr().out
     assert code == 0 and re.search(rf"  {version}  candidate ", listing), listing
 
@@ -116,22 +139,37 @@ def test_an_approved_retrain_fails_parity_passes_acceptance_and_is_approved(
     assert "has no candidate v0099" in err and len(err.strip().splitlines()) == 1
 
 
-def test_a_faulty_change_fails_acceptance_and_its_approval_is_refused(spark, root: Path) -> None:
+@pytest.mark.parametrize(
+    ("file", "change", "fails", "holds"),
+    [
+        # The same scores handed to other customers: the distribution is untouched, only
+        # the ranking shows it.
+        ("propensity.R", SHUFFLE, {"rank_correlation", "top_n_overlap"}, {"psi", "ks"}),
+        # A product's coefficient with its sign flipped: everything moves.
+        ("propensity.R", FLIP, {"psi", "ks", "auc_drop", "rank_correlation"}, set()),
+    ],
+    ids=["shuffled-scores", "flipped-sign"],
+)
+def test_a_faulty_change_fails_acceptance_and_its_approval_is_refused(
+    spark, root: Path, file: str, change: tuple[str, str], fails: set[str], holds: set[str]
+) -> None:
     store = GoldenStore(root / "golden")
     before = store.current_version(SCORES)
     manifest_before = store.verify(SCORES)
-    edit(root, "propensity.R", SHUFFLE)
+    edit(root, file, change)
     project = api.Project.find(root)
     proposal = propose(spark, project, project.model(MODEL), "sample", reason="CR-2024-032: faulty")
     assert not proposal.accepted
     acc = proposal.review["outputs"]["propensity_scores"]["acceptance"]
     failed = {m["metric"]: m for m in acc["metrics"] if not m["passed"]}
-    # The distribution is untouched (the same scores, other customers): only the ranking
-    # and the discrimination show it.
-    assert {"rank_correlation", "top_n_overlap"} <= set(failed) and "psi" not in failed
+    assert fails <= set(failed) and not holds & set(failed), failed
     lines = "\n".join(proposal.lines())
     corr = failed["rank_correlation"]
     assert f"rank_correlation = {corr['value']:.4g}, needs at least 0.95" in lines
+    coefficients = proposal.review["outputs"]["propensity_coefficients"]["acceptance"]
+    if change is FLIP:  # the flipped term changes by 2x its size: the bound names it
+        assert not coefficients["passed"]
+        assert "column estimate: max_rel_change = 2, needs at most 0.5" in lines
 
     with pytest.raises(ApprovalError) as refused:
         approve(project, project.model(MODEL), "sample", proposal.version, by="J. Modeler")
@@ -151,9 +189,8 @@ def test_a_faulty_change_fails_acceptance_and_its_approval_is_refused(spark, roo
     )
     assert store.current_version(SCORES) == proposal.version
     approval = store.manifest(SCORES)["provenance"]["approval"]
-    assert (
-        approval["override"].startswith("CR-2024-032") and approval == records["propensity_scores"]
-    )
+    assert approval["override"].startswith("CR-2024-032")
+    assert approval == records["propensity_scores"]
     assert approval["verdicts"]["rank_correlation"] is False
 
 
@@ -174,30 +211,3 @@ def test_update_golden_refuses_an_output_that_declares_acceptance(
     out = result.stdout.str()
     assert "declares acceptance criteria" in out and "harness propose propensity_glm" in out
     assert store.current_version(SCORES) == before
-
-
-def test_the_review_page_renders_in_a_browser_with_its_charts(
-    spark, root: Path, tmp_path: Path
-) -> None:
-    from test_report_html import _run_chromium
-
-    edit(root, "model.yaml", RETRAIN)
-    project = api.Project.find(root)
-    proposal = propose(spark, project, project.model(MODEL), "sample", reason="CR-7 <b>x</b>")
-    page = proposal.directory / REVIEW_HTML
-    proc = _run_chromium("--enable-logging=stderr", "--v=0", "--dump-dom", page.resolve().as_uri())
-    assert proc.returncode == 0 and "<html" in proc.stdout, proc.stderr[-2000:]
-    dom = proc.stdout
-    console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line]
-    assert not console, console
-    for chart in ("chart-distribution", "chart-lift", "chart-calibration"):
-        assert f'class="{chart}"' in dom
-    assert dom.count("<polyline") >= 4 and dom.count('class="bar-candidate"') == 10
-    assert "<b>x</b>" not in dom and "&lt;b&gt;x&lt;/b&gt;" in dom  # the reason is escaped
-    assert 'class="metrics"' in dom and dom.count("<script") == 0
-    png = tmp_path / "review.png"
-    shot = _run_chromium(f"--screenshot={png}", "--window-size=1280,2400", page.resolve().as_uri())
-    assert shot.returncode == 0 and png.stat().st_size > 10_000
-    keep = os.environ.get("HARNESS_KEEP_SCREENSHOT")
-    if keep:
-        subprocess.run(["cp", str(png), keep], check=True)

@@ -52,8 +52,17 @@ def label_frame(spec: ModelSpec, output: str, label: LabelSpec, table: DataFrame
     return table.groupBy(*label.keys).agg(F.max(value).alias(LABEL))
 
 
-def _labelled(scores: DataFrame, labels: DataFrame, keys: tuple[str, ...], score: str) -> DataFrame:
-    return scores.select(*keys, score).join(labels, list(keys)).where(F.col(LABEL).isNotNull())
+def _discrimination(
+    scores: DataFrame, labels: DataFrame, keys: tuple[str, ...], score: str, bins: int
+) -> dict[str, Any]:
+    """Discrimination of ``scores`` against ``labels``, the join made once (kept while the
+    metric passes over it)."""
+    joined = scores.select(*keys, score).join(labels, list(keys)).where(F.col(LABEL).isNotNull())
+    joined = joined.select(score, LABEL).persist()
+    try:
+        return discrimination(joined, score, LABEL, bins)
+    finally:
+        joined.unpersist()
 
 
 def evaluate(
@@ -82,7 +91,13 @@ def evaluate(
         joined = golden.select(*keys, F.col(acc.score).alias("_g")).join(
             candidate.select(*keys, F.col(acc.score).alias("_c")), list(keys)
         )
-        agree = agreement(joined, "_g", "_c", acc.top_n, acc.bins)
+        # Each metric passes over its input a few times (cut points, totals, the result):
+        # the join is made once and kept for them, then dropped.
+        joined = joined.select("_g", "_c").persist()
+        try:
+            agree = agreement(joined, "_g", "_c", acc.top_n, acc.bins)
+        finally:
+            joined.unpersist()
         values.update(
             psi=dist["psi"],
             ks=dist["ks"],
@@ -101,12 +116,7 @@ def evaluate(
             labels = label_frame(spec, output, acc.label, label_table)
             try:
                 seen = {
-                    side: discrimination(
-                        _labelled(frame, labels, acc.label.keys, acc.score),
-                        acc.score,
-                        LABEL,
-                        acc.bins,
-                    )
+                    side: _discrimination(frame, labels, acc.label.keys, acc.score, acc.bins)
                     for side, frame in (("golden", golden), ("candidate", candidate))
                 }
             except ValueError as exc:  # a label that is not an outcome
@@ -118,6 +128,7 @@ def evaluate(
             values["auc_drop"] = _minus(g["auc"], c["auc"])
             values["capture_drop"] = _minus(g["capture"], c["capture"])
             values["calibration_gap"] = c["calibration_gap"]
+            values["calibration_gap_increase"] = _minus(c["calibration_gap"], g["calibration_gap"])
             review["discrimination"] = {"label": acc.label.column, **seen}
     for metric, threshold in acc.thresholds.items():
         value = values.get(metric)

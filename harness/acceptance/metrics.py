@@ -50,7 +50,14 @@ def distribution(golden: DataFrame, candidate: DataFrame, score: str, bins: int)
     both = golden.select(F.col(score).cast("double").alias("s"), F.lit(0).alias("side")).union(
         candidate.select(F.col(score).cast("double").alias("s"), F.lit(1).alias("side"))
     )
-    both = both.where(F.col("s").isNotNull() & ~F.isnan("s"))
+    both = both.where(F.col("s").isNotNull() & ~F.isnan("s")).persist()  # read five times
+    try:
+        return _distribution(golden, both, score, bins)
+    finally:
+        both.unpersist()
+
+
+def _distribution(golden: DataFrame, both: DataFrame, score: str, bins: int) -> dict[str, Any]:
     edges = bin_edges(golden.select(F.col(score).cast("double").alias(score)), score, bins)
     counts = {0: [0] * (len(edges) + 1), 1: [0] * (len(edges) + 1)}
     span = both.agg(F.min("s").alias("lo"), F.max("s").alias("hi"), F.count("s").alias("n"))
