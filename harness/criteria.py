@@ -217,3 +217,17 @@ def parse_acceptance(path: Path, where: str, raw: Any, tables: Collection[str]) 
         columns=columns,
         description=str(data.get("description", "")),
     )
+
+
+def criteria_line(acc: Acceptance) -> str:
+    """The criteria in one line (``harness describe``)."""
+    signs = {"max": "<=", "min": ">="}
+    parts = [f"{m} {signs[METRICS[m].direction]} {t:g}" for m, t in acc.thresholds.items()]
+    parts += [
+        f"{col} {b} <= {v:g}"
+        for col, bound in acc.columns.items()
+        for b, v in bound.as_dict().items()
+    ]
+    where = f" of {acc.score}" if acc.score else ""
+    label = f"; label {acc.label.table}.{acc.label.column}" if acc.label else ""
+    return f"{', '.join(parts)}{where}{label}"
