@@ -163,6 +163,19 @@ def test_a_candidate_is_never_in_force_until_approved(spark, store: GoldenStore)
     )
     assert store.current_version(REF) == "v0001" and store.candidates(REF) == ["v0002"]
     assert [h["status"] for h in store.history(REF)] == ["current", "candidate"]
+    store.write(  # a second proposal, set aside
+        spark,
+        df,
+        REF,
+        keys=["id"],
+        provenance={"source": "proposal", "reason": "CR-4"},
+        candidate=True,
+    )
+    store.discard(REF, "v0003", {"by": "A. Approver", "reason": "superseded"})
+    assert [h["status"] for h in store.history(REF)] == ["current", "candidate", "discarded"]
+    assert store.candidates(REF) == ["v0002"]
+    with pytest.raises(GoldenError, match="v0003 is discarded, not a candidate"):
+        store.approve(REF, "v0003", {"by": "x"})
     with pytest.raises(GoldenError, match="a proposal never approved"):
         store.restore(REF, "v0002")
     with pytest.raises(GoldenError, match="has no version v0009"):
