@@ -99,8 +99,8 @@ def test_a_label_column_or_key_that_is_not_there_is_one_line(spark, tmp_path) ->
         "customer_id BIGINT, product_id INT, product_name STRING, propensity DOUBLE",
     )
     contacts = spark.createDataFrame(
-        [(1, 1, "2024-11-02", True)],
-        "customer_id BIGINT, product_id INT, contact_date STRING, converted BOOLEAN",
+        [(1, 1, "2024-11-02", True, 3)],
+        "customer_id BIGINT, product_id INT, contact_date STRING, converted BOOLEAN, visits INT",
     )
     cases = [
         ({"column": "convertd"}, "acceptance.label: table 'contacts' has no column 'convertd'"),
@@ -108,7 +108,7 @@ def test_a_label_column_or_key_that_is_not_there_is_one_line(spark, tmp_path) ->
             {"keys": ["customer_id", "product"]},
             "acceptance.label.keys: output 'propensity_scores' has no column 'product'",
         ),
-        ({"column": "customer_id"}, "label.column: 'customer_id' of 'contacts' must be 0/1"),
+        ({"column": "visits"}, "label.column: 'visits' of 'contacts' must be 0/1 or boolean"),
     ]
     for i, (change, message) in enumerate(cases):
         label = {"table": "contacts", "column": "converted", "keys": ["customer_id", "product_id"]}
