@@ -26,18 +26,21 @@ MODEL = "propensity_glm"
 SCORES = GoldenRef(MODEL, "sample", "propensity_scores")
 COEFS = GoldenRef(MODEL, "sample", "propensity_coefficients")
 RETRAIN = ("income_cap_quantile: 0.99", "income_cap_quantile: 0.95")
-# Faulty: each product's scores handed to other customers (same distribution, wrong people).
+# Faulty: the scores handed to other rows (the same distribution, the wrong customers). Each
+# product's scores shuffled among its customers is too subtle a fault for this model on the
+# full data (its customer features hardly matter: rank correlation 0.984, top-N overlap 0.7997).
+SHUFFLE = (
+    "  rownames(scores) <- NULL\n",
+    "  set.seed(7)\n  scores$propensity <- scores$propensity[sample.int(nrow(scores))]\n"
+    "  rownames(scores) <- NULL\n",
+)
+
 FLIP = (  # the product term with the largest effect, its sign flipped before scoring
     "  s <- summary(fit)$coefficients\n",
     '  k <- grep("^product_name", names(coef(fit)))\n'
     "  k <- k[which.max(abs(coef(fit)[k]))]\n"
     "  fit$coefficients[k] <- -fit$coefficients[k]\n"
     "  s <- summary(fit)$coefficients\n",
-)
-SHUFFLE = (
-    "  rownames(scores) <- NULL\n",
-    "  set.seed(7)\n  scores$propensity <- ave(scores$propensity, scores$product_id,\n"
-    "    FUN = function(p) p[sample.int(length(p))])\n  rownames(scores) <- NULL\n",
 )
 
 pytestmark = [pytest.mark.local_only, pytest.mark.xdist_group("approval")]
