@@ -27,7 +27,7 @@ def bin_edges(golden: DataFrame, score: str, bins: int) -> list[float]:
     """The inner cut points of ``bins`` equal-count bins of the golden's scores (deciles by
     default; approximate quantiles, duplicates merged)."""
     probs = [i / bins for i in range(1, bins)]
-    row = golden.select(F.percentile_approx(F.col(score), probs, 100_000).alias("q")).first()
+    row = golden.select(F.percentile_approx(F.col(score), probs, 10_000).alias("q")).first()
     found = row["q"] if row is not None and row["q"] is not None else []
     return sorted({float(e) for e in found if e is not None})
 
@@ -104,7 +104,14 @@ def discrimination(labelled: DataFrame, score: str, label: str, bins: int) -> di
     per-bin table of ``labelled`` (rows with a score and a 0/1 label), bins of equal count
     by score, the highest scores in the last: ``{auc, gini, rows, positives, bins: [{n,
     positives, mean_score, rate, lift}], capture, calibration_gap}``."""
-    ranked = with_rank(labelled.select(score, label), score, "_rank")
+    ranked = with_rank(labelled.select(score, label), score, "_rank").persist()  # read twice
+    try:
+        return _discrimination(ranked, score, label, bins)
+    finally:
+        ranked.unpersist()
+
+
+def _discrimination(ranked: DataFrame, score: str, label: str, bins: int) -> dict[str, Any]:
     n_row = ranked.agg(
         F.count(F.lit(1)).alias("n"),
         F.sum(F.col(label)).alias("pos"),
@@ -165,22 +172,22 @@ def agreement(
         F.col(golden).cast("double").alias("g"), F.col(candidate).cast("double").alias("c")
     )
     pair = pair.where(F.col("g").isNotNull() & F.col("c").isNotNull())
-    ranked = with_rank(with_rank(pair, "g", "rg"), "c", "rc")
-    row = ranked.agg(
-        F.count(F.lit(1)).alias("n"),
-        F.corr("rg", "rc").alias("rho"),
-    ).first()
-    n = int(row["n"] or 0) if row else 0
-    rho = float(row["rho"]) if row and row["rho"] is not None else None
-    top = top_n or max(1, math.ceil(n / bins))
-    overlap = None
-    if n:
+    # The golden's ranks are read by the three passes that rank the candidate's: kept.
+    first = with_rank(pair, "g", "rg").persist()
+    try:
+        n = first.count()
+        top = top_n or max(1, math.ceil(n / bins))
+        ranked = with_rank(first, "c", "rc")
         # Descending rank = n + 1 - ascending mid-rank; the top N are those at or above N.
         in_g = (n + 1 - F.col("rg")) <= top
         in_c = (n + 1 - F.col("rc")) <= top
-        counts = ranked.agg(
+        row = ranked.agg(
+            F.corr("rg", "rc").alias("rho"),
             F.sum(F.when(in_g, 1).otherwise(0)).alias("g"),
             F.sum(F.when(in_g & in_c, 1).otherwise(0)).alias("both"),
         ).first()
-        overlap = counts["both"] / counts["g"] if counts and counts["g"] else None
+    finally:
+        first.unpersist()
+    rho = float(row["rho"]) if row is not None and row["rho"] is not None else None
+    overlap = row["both"] / row["g"] if row is not None and row["g"] else None
     return {"matched": n, "rank_correlation": rho, "top_n": top, "top_n_overlap": overlap}
