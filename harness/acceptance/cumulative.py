@@ -36,36 +36,43 @@ def _edges(df: DataFrame, value: Column, buckets: int) -> list[float]:
 
 
 def with_running_sums(
-    df: DataFrame, order: Column, sums: dict[str, Column], *, buckets: int = BUCKETS
+    df: DataFrame,
+    order: Column,
+    sums: dict[str, Column],
+    *,
+    first: str | None = None,
+    buckets: int = BUCKETS,
 ) -> DataFrame:
     """``df`` (rows whose ``order`` is not null) plus, for each name of ``sums``, the sum of
-    that expression over every row whose ``order`` is at most this row's (ties included),
-    and ``<name>_tie``: the same sum over the rows that tie with it."""
+    that expression over every row whose ``order`` is at most this row's (ties included)
+    and, named ``first``, the 1-based position of the first row that ties with this one.
+    One window (one sort), whatever is asked of it."""
     d = df.where(order.isNotNull()).withColumn(ORDER, order)
     edges = _edges(d, F.col(ORDER), buckets)
     d = d.withColumn(BUCKET, bucket_of(F.col(ORDER), edges))
+    wanted = {**sums, "_rows": F.lit(1)}
     totals = sorted(
-        d.groupBy(BUCKET).agg(*[F.sum(c).alias(n) for n, c in sums.items()]).collect(),
+        d.groupBy(BUCKET).agg(*[F.sum(c).alias(n) for n, c in wanted.items()]).collect(),
         key=lambda r: r[BUCKET],
     )
-    offsets: dict[str, dict[int, float]] = {n: {} for n in sums}
-    for name in sums:
-        below = 0.0
+    offsets: dict[str, Column] = {}
+    for name in wanted:
+        below, pairs = 0.0, []
         for row in totals:
-            offsets[name][int(row[BUCKET])] = below
+            pairs += [F.lit(int(row[BUCKET])), F.lit(below)]
             below += float(row[name] or 0)
+        offsets[name] = F.create_map(*pairs)[F.col(BUCKET)]
     upto = Window.partitionBy(BUCKET).orderBy(ORDER)  # RANGE: every tie of this row included
-    tie = Window.partitionBy(BUCKET, ORDER)
-    for name, expr in sums.items():
-        offset = F.create_map(*[F.lit(x) for b, o in offsets[name].items() for x in (b, o)])
-        d = d.withColumn(name, offset[F.col(BUCKET)] + F.sum(expr).over(upto))
-        d = d.withColumn(f"{name}_tie", F.sum(expr).over(tie))
-    return d
+    added = [(offsets[name] + F.sum(expr).over(upto)).alias(name) for name, expr in sums.items()]
+    if first is not None:  # rank(): 1 + the rows before the first tie, within the bucket
+        added.append((offsets["_rows"] + F.rank().over(upto)).alias(first))
+    return d.select("*", *added)
 
 
 def with_rank(df: DataFrame, value: str, out: str, *, buckets: int = BUCKETS) -> DataFrame:
     """``df`` (rows with a ``value``) plus ``out``: the 1-based rank of ``value``, ties
     sharing the mean of their positions (the ranks Spearman's and Mann-Whitney's use)."""
-    ranked = with_running_sums(df, F.col(value), {out: F.lit(1.0)}, buckets=buckets)
-    ranked = ranked.withColumn(out, F.col(out) - (F.col(f"{out}_tie") - 1) / 2)
-    return ranked.drop(f"{out}_tie", BUCKET, ORDER)
+    last, first = f"{out}_last", f"{out}_first"
+    ranked = with_running_sums(df, F.col(value), {last: F.lit(1.0)}, first=first, buckets=buckets)
+    ranked = ranked.withColumn(out, (F.col(first) + F.col(last)) / 2)
+    return ranked.drop(first, last, BUCKET, ORDER)
