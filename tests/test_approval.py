@@ -214,3 +214,33 @@ def test_update_golden_refuses_an_output_that_declares_acceptance(
     out = result.stdout.str()
     assert "declares acceptance criteria" in out and "harness propose propensity_glm" in out
     assert store.current_version(SCORES) == before
+
+
+@pytest.mark.slow
+def test_both_changes_on_the_full_data(spark, root: Path) -> None:
+    """The retrain is approved and the shuffled scores refused on the full data (7.9M scores;
+    minutes: the golden is captured first). Timings are in the review's ``timings``."""
+    project = api.Project.find(root)
+    api.capture(spark, project, project.model(MODEL), "full")
+    full = GoldenRef(MODEL, "full", "propensity_scores")
+    store = GoldenStore(root / "golden")
+    before = store.current_version(full)
+    spec_file = root / "suites" / MODEL / "model.yaml"
+    spec_text = spec_file.read_text()
+    # R sources a file once per process: the faulty code goes into a file of its own.
+    code = (root / "suites" / MODEL / "propensity.R").read_text()
+    (root / "suites" / MODEL / "propensity_faulty.R").write_text(code.replace(*SHUFFLE))
+    spec_file.write_text(spec_text.replace("r: propensity.R:score", "r: propensity_faulty.R:score"))
+    project = api.Project.find(root)
+    faulty = propose(spark, project, project.model(MODEL), "full", reason="CR-2024-032: faulty")
+    assert not faulty.accepted
+    with pytest.raises(ApprovalError, match="rank_correlation"):
+        approve(project, project.model(MODEL), "full", faulty.version, by="J. Modeler")
+    assert store.current_version(full) == before
+    spec_file.write_text(spec_text.replace(*RETRAIN))
+    project = api.Project.find(root)
+    retrain = propose(spark, project, project.model(MODEL), "full", reason="CR-2024-031")
+    assert retrain.accepted
+    assert not retrain.review["outputs"]["propensity_scores"]["parity"]["passed"]
+    approve(project, project.model(MODEL), "full", retrain.version, by="J. Modeler")
+    assert store.current_version(full) == retrain.version
