@@ -55,6 +55,11 @@ def _n(value: Any) -> str:
     return "n/a" if number is None else esc(fmt_g(number, 4))
 
 
+def _count(value: Any) -> str:
+    number = num(value)
+    return "n/a" if number is None else f"{number:,.0f}"
+
+
 def _legend() -> str:
     return (
         f'<p class="muted"><span style="color:{_GOLDEN}">&#9632; golden (in force)</span> '
@@ -200,9 +205,13 @@ def _metrics_table(acceptance: Mapping[str, Any]) -> str:
 
 
 def _discrimination_table(disc: Mapping[str, Any]) -> str:
-    fields = ("auc", "gini", "capture", "calibration_gap", "rows", "positives")
+    fields = ("auc", "gini", "capture", "calibration_gap")
     rows = "".join(
-        _tr(side, *(_n(mapping(disc.get(side)).get(f)) for f in fields))
+        _tr(
+            side,
+            *(_n(mapping(disc.get(side)).get(f)) for f in fields),
+            *(_count(mapping(disc.get(side)).get(f)) for f in ("rows", "positives")),
+        )
         for side in ("golden", "candidate")
     )
     heads = ("version", "AUC", "Gini", "top-bin capture", "calibration gap", "labelled rows")
