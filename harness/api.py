@@ -336,10 +336,14 @@ def write_golden(
     engine: dict[str, str] | None = None,
     changes: dict[str, Any] | None = None,
     platform: Platform | None = None,
+    candidate: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write one output of ``run`` as a new golden version. ``changes`` (what it changes
-    against the version it replaces, :mod:`harness.refresh`) and, for a legacy capture, the
-    catalogue rules ``platform`` emulated or not go into its provenance."""
+    against the version it replaces, :mod:`harness.refresh`), ``extra`` and, for a legacy
+    capture, the catalogue rules ``platform`` emulated or not go into its provenance.
+    ``candidate`` names the version a proposal is written as, not put in force
+    (``harness propose``; :mod:`harness.workflows.approval`)."""
     check_declared_schema(run, output)  # a golden of the wrong shape is never written
     emulation: dict[str, Any] = {}
     if source == "legacy-emulation":
@@ -364,7 +368,10 @@ def write_golden(
             "engine": engine or fp.engine_versions(spark, r=run.spec.uses_r),
             **({"changes": changes} if changes is not None else {}),
             **emulation,
+            **(extra or {}),
         },
+        candidate=candidate is not None,
+        version=candidate,
     )
 
 

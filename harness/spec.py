@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from harness.criteria import Acceptance, parse_acceptance
 from harness.ddl import parse_ddl
 from harness.errors import HarnessError, SpecError
 from harness.fields import check_choice, check_fields, problem
@@ -56,6 +57,7 @@ _OUTPUT_FIELDS = {
     "description",
     "schema",
     "type_policy",
+    "acceptance",
 }
 _COLUMN_TOL_FIELDS = {"rtol", "atol", "reason"}
 _LEGACY_FIELDS = {"functions", "conf"}
@@ -91,6 +93,7 @@ class OutputSpec:
     description: str = ""
     schema: tuple[tuple[str, str], ...] | None = None  # expected (column, type); None: unchecked
     type_policy: str = "widening"
+    acceptance: Acceptance | None = None  # what an approved change must satisfy (criteria)
 
 
 @dataclass(frozen=True)
@@ -274,7 +277,7 @@ def _parse_step(path: Path, index: int, raw: Any) -> StepSpec:
     )
 
 
-def _parse_output(path: Path, name: str, raw: Any) -> OutputSpec:
+def _parse_output(path: Path, name: str, raw: Any, tables: Collection[str]) -> OutputSpec:
     where = f"outputs.{name}"
     data = _check_fields(path, where, raw, _OUTPUT_FIELDS, {"keys"})
     keys = _names(path, f"{where}.keys", data["keys"])
@@ -306,6 +309,11 @@ def _parse_output(path: Path, name: str, raw: Any) -> OutputSpec:
         description=str(data.get("description", "")),
         schema=_schema(path, f"{where}.schema", data["schema"]) if "schema" in data else None,
         type_policy=policy,
+        acceptance=(
+            parse_acceptance(path, f"{where}.acceptance", data["acceptance"], tables)
+            if "acceptance" in data
+            else None
+        ),
     )
 
 
@@ -401,7 +409,8 @@ def load_spec(path: Path | str) -> ModelSpec:
 
     if not isinstance(data["outputs"], dict) or not data["outputs"]:
         raise _fail(path, "outputs", "must map output table names to keys and tolerances")
-    outputs = {n: _parse_output(path, n, o) for n, o in data["outputs"].items()}
+    tables = {*inputs, *data["outputs"]}  # what an acceptance label may read
+    outputs = {n: _parse_output(path, n, o, tables) for n, o in data["outputs"].items()}
 
     params = data.get("parameters") or {}
     if not isinstance(params, dict):

@@ -138,3 +138,57 @@ def test_refresh_within_tolerance_says_what_changed_and_records_it(
     ) in out
     summary = (store.path(REF) / "summary.ambr").read_text()
     assert "'changes': dict(" in summary and "'expected_premium': dict(" in summary
+
+
+# ---------------------------------------------- interrupted proposal or approval (crash)
+
+CRASHING_APPROVAL = """
+import os
+import sys
+from harness.golden import GoldenRef, GoldenStore
+from harness.backends import get_spark
+spark = get_spark(os.environ.get("HARNESS_BACKEND", "local"))
+store = GoldenStore(sys.argv[1], lambda: spark)
+ref = GoldenRef(*sys.argv[2].split("/"))
+current = store.read(spark, ref)[0]
+candidate = store.next_version(ref)
+store.write(spark, current.limit(3), ref, keys=sys.argv[3].split(","), candidate=True,
+            provenance={"source": "proposal", "reason": "crash test"})
+store.approve(ref, candidate, {"by": "crash test"})
+print("completed")
+"""
+
+
+def crash(root: str, ref: GoldenRef, keys: list[str], fault: str, workdir: Path) -> None:
+    """Propose a candidate of ``ref`` and approve it in a process that dies at ``fault``."""
+    env = {**os.environ, "HARNESS_FAULT": fault, "HARNESS_WORKDIR": str(workdir)}
+    proc = subprocess.run(
+        [sys.executable, "-c", CRASHING_APPROVAL, root, str(ref), ",".join(keys)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 137 and "completed" not in proc.stdout, proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("fault", ["after-manifest", "after-approval", "before-approval-switch"])
+def test_interrupted_proposal_or_approval_leaves_the_version_in_force(
+    project: Path, fault: str
+) -> None:
+    store = GoldenStore(project / "golden")
+    before = store.current_version(REF)
+    manifest_before = store.verify(REF)
+    keys = manifest_before["keys"]
+    crash(str(project / "golden"), REF, keys, fault, project / ".harness")
+    assert store.current_version(REF) == before
+    assert store.verify(REF) == manifest_before  # still intact, still verifies
+    candidate = [h for h in store.history(REF) if h["version"] > before]
+    assert len(candidate) == 1 and not candidate[0]["current"]
+    if fault == "after-manifest":  # proposed, never approved: an open candidate
+        assert candidate[0]["status"] == "candidate"
+        assert store.candidates(REF) == [candidate[0]["version"]]
+    else:  # the approval was recorded, the switch never happened: approving again ends it
+        assert candidate[0]["status"] == "approved"
+        store.approve(REF, candidate[0]["version"], {"by": "second try"})
+        assert store.current_version(REF) == candidate[0]["version"]

@@ -148,3 +148,55 @@ def test_a_uri_store_without_a_session_says_what_it_needs(tmp_path: Path) -> Non
         GoldenError, match="read and written by Spark: this command needs a session"
     ):
         store.current_version(REF)
+
+
+def test_a_candidate_is_never_in_force_until_approved(spark, store: GoldenStore) -> None:
+    write(store, spark, rows())
+    df = spark.createDataFrame(rows(bump=3.0), SCHEMA)
+    store.write(
+        spark,
+        df,
+        REF,
+        keys=["id"],
+        provenance={"source": "proposal", "reason": "CR-3: retrain"},
+        candidate=True,
+    )
+    assert store.current_version(REF) == "v0001" and store.candidates(REF) == ["v0002"]
+    assert [h["status"] for h in store.history(REF)] == ["current", "candidate"]
+    store.write(  # a second proposal, set aside
+        spark,
+        df,
+        REF,
+        keys=["id"],
+        provenance={"source": "proposal", "reason": "CR-4"},
+        candidate=True,
+    )
+    store.discard(REF, "v0003", {"by": "A. Approver", "reason": "superseded"})
+    assert [h["status"] for h in store.history(REF)] == ["current", "candidate", "discarded"]
+    assert store.candidates(REF) == ["v0002"]
+    with pytest.raises(GoldenError, match="v0003 is discarded, not a candidate"):
+        store.approve(REF, "v0003", {"by": "x"})
+    with pytest.raises(GoldenError, match="a proposal never approved"):
+        store.restore(REF, "v0002")
+    with pytest.raises(GoldenError, match="has no version v0009"):
+        store.approve(REF, "v0009", {"by": "x"})
+    store.approve(REF, "v0002", {"by": "A. Approver", "override": None})
+    assert store.current_version(REF) == "v0002"
+    prov = store.manifest(REF)["provenance"]
+    assert prov["approval"]["by"] == "A. Approver" and prov["reason"] == "CR-3: retrain"
+    assert store.read(spark, REF)[0].where("id = 7").first()["score"] == 3.5 + 3.0
+    with pytest.raises(GoldenError, match="is current, not a candidate"):
+        store.approve(REF, "v0002", {"by": "x"})
+
+
+def test_an_interrupted_approval_at_a_uri_leaves_the_version_in_force(
+    spark, store: GoldenStore, tmp_path: Path
+) -> None:
+    from test_golden import crash
+
+    write(store, spark, rows())
+    crash(store.root, REF, ["id"], "before-approval-switch", tmp_path / "work")
+    fresh = GoldenStore(store.root, lambda: spark)  # no cached manifests
+    assert fresh.current_version(REF) == "v0001"
+    assert [h["status"] for h in fresh.history(REF)] == ["current", "approved"]
+    fresh.verify(REF)

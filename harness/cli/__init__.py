@@ -13,6 +13,8 @@ Commands:
     harness golden import|history|restore      legacy exports, versions, rollbacks
     harness legacy export-script [MODEL ...]   HiveQL exporting real goldens, and their imports
     harness determinism MODEL                  same inputs, other physical plans: same outputs?
+    harness propose MODEL --reason R           a candidate golden and its review (review.html)
+    harness approve MODEL --candidate V --by N put a reviewed candidate in force (or discard)
     harness databricks init-script [--dry-run] the cluster init script from the specs' packages
 
 Each command group is a module here with ``register(subparsers)``; a new command is a new
@@ -25,10 +27,20 @@ import argparse
 import sys
 
 from harness import api
-from harness.cli import data, databricks, determinism, legacy, lint, models, nightly, scaffold
+from harness.cli import (
+    approval,
+    data,
+    databricks,
+    determinism,
+    legacy,
+    lint,
+    models,
+    nightly,
+    scaffold,
+)
 from harness.errors import HarnessError
 
-COMMAND_MODULES = (models, scaffold, data, nightly, lint, determinism, databricks, legacy)
+COMMAND_MODULES = (models, scaffold, data, nightly, lint, determinism, approval, databricks, legacy)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -126,8 +126,12 @@ def cmd_golden(args: argparse.Namespace, project: api.Project) -> int:
             if emulated is not None:
                 total = len(emulated) + len(entry.get("not_emulated_rules", []))
                 rules = f"  [{len(emulated)}/{total} catalogue rules emulated]"
+            status = entry.get("status", "")
+            approval = entry.get("approval")
+            if approval:  # an approved proposal: who approved it
+                status += f" by {approval.get('by')}"
             print(
-                f"{mark} {entry.pop('version')}  {entry.get('created_at', '')}  "
+                f"{mark} {entry.pop('version')}  {status:<10}  {entry.get('created_at', '')}  "
                 f"{entry.get('source', '')}  {entry.get('reason', '')}{rules}"
             )
         return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from harness import api
 from harness.cli.common import backend, backend_options, open_spark
+from harness.criteria import criteria_line
 from harness.errors import HarnessError
 from harness.runners import PLATFORMS
 from harness.spec import DATASETS, ColumnTolerance, OutputSpec
@@ -83,6 +84,8 @@ def cmd_describe(args: argparse.Namespace, project: api.Project) -> int:
             print(f"      ignored: {', '.join(out.ignore)}")
         if out.schema:
             print(f"      schema: {', '.join(f'{c} {t}' for c, t in out.schema)}")
+        if out.acceptance is not None:  # what an approved change must keep (harness propose)
+            print(f"      acceptance: {criteria_line(out.acceptance)}")
     print(f"datasets: {', '.join(spec.datasets)}; packages: {json.dumps(spec.packages)}")
     if spec.accepted:
         from harness.explain.acceptance import describe_acceptance

@@ -20,6 +20,9 @@ from harness.errors import first_line
 FORMAT = 1
 MANIFEST = "manifest.json"
 SUMMARY = "summary.ambr"
+APPROVAL = "approval.json"  # a candidate's approval: who, when, override (notes, below)
+DISCARDED = "discarded.json"  # a candidate set aside unapproved
+NOTES = (APPROVAL, DISCARDED)
 # The fields every manifest has, whatever its storage (each storage adds its integrity).
 MANIFEST_FIELDS = ("schema", "rows", "keys", "provenance")
 
@@ -149,4 +152,13 @@ class Storage(Protocol):
 
     def prune(self, ref: GoldenRef, keep: list[str]) -> None:
         """Remove the versions not in ``keep`` (where the storage can)."""
+        ...
+
+    def note_text(self, ref: GoldenRef, version: str, name: str) -> str | None:
+        """A small record written beside a complete version after the fact (``NOTES``:
+        its approval, its discarding), or None."""
+        ...
+
+    def put_note(self, ref: GoldenRef, version: str, name: str, text: str) -> None:
+        """Write (or replace) such a record; the version's data and manifest never change."""
         ...

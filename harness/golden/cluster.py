@@ -21,7 +21,7 @@ writer still at work or one that crashed, is skipped), and the switch is a compa
 of the pointer: it fails when a pointer newer than the one in force when the write began
 exists, or when the next number is taken, and it reads its pointer back (two writers that
 passed the existence check at the same instant leave a pointer of two parts, which no
-reader takes). A version whose write failed is quarantined with a ``DISCARDED`` object.
+reader takes). A version whose write failed is quarantined with a ``QUARANTINED`` object.
 """
 
 from __future__ import annotations
@@ -52,9 +52,9 @@ from harness.golden.base import (
 )
 
 POINTERS = "pointers"
-DISCARDED = "DISCARDED"  # beside a version whose write failed: never listed, never in force
+QUARANTINED = "QUARANTINED"  # beside a version whose write failed: never listed, never in force
 _VERSION_MANIFEST = re.compile(r"/(v\d{4})/" + re.escape(MANIFEST) + r"/[^/]+$")
-_VERSION_DISCARDED = re.compile(r"/(v\d{4})/" + DISCARDED + r"/[^/]+$")
+_VERSION_QUARANTINED = re.compile(r"/(v\d{4})/" + QUARANTINED + r"/[^/]+$")
 _POINTER = re.compile(r"/" + POINTERS + r"/p(\d{6})\.json/[^/]+$")
 _SKIPS = 100  # version numbers a write may skip (taken by other writers or crashed ones)
 
@@ -249,11 +249,11 @@ class ClusterStorage:
     # -------------------------------------------------------------------- versions
 
     def versions(self, ref: GoldenRef) -> list[str]:
-        """The complete versions (those with a manifest, not discarded)."""
+        """The complete versions (those with a manifest, not quarantined)."""
         files = self._files(self._base(ref))
         found = {m.group(1) for p in files if (m := _VERSION_MANIFEST.search(p))}
-        discarded = {m.group(1) for p in files if (m := _VERSION_DISCARDED.search(p))}
-        return sorted(found - discarded)
+        quarantined = {m.group(1) for p in files if (m := _VERSION_QUARANTINED.search(p))}
+        return sorted(found - quarantined)
 
     def manifest_text(self, ref: GoldenRef, version: str) -> str | None:
         key = (ref, version)
@@ -444,21 +444,27 @@ class ClusterStorage:
         )
 
     def discard(self, ref: GoldenRef, version: str, staged: Staged | None) -> str:
-        """No portable delete: a ``DISCARDED`` object beside it keeps it out of the versions
+        """No portable delete: a ``QUARANTINED`` object beside it keeps it out of the versions
         (a version without a manifest is not one anyway, and its number is never reused)."""
         where = self.where(ref, version)
         try:
-            self._put(f"{where}/{DISCARDED}", f"write failed at {now()} by {who()}", replace=True)
+            self._put(f"{where}/{QUARANTINED}", f"write failed at {now()} by {who()}", replace=True)
         except GoldenError as exc:
             why = str(exc).rsplit(" failed: ", 1)[-1]  # the cause, without the long URI again
             return (
                 f"the partial {version} could not be quarantined ({why}): it is not in force "
                 "and its number is never reused"
             )
-        return f"the partial {version} was quarantined ({where}/{DISCARDED})"
+        return f"the partial {version} was quarantined ({where}/{QUARANTINED})"
 
     def prune(self, ref: GoldenRef, keep: list[str]) -> None:
         """Kept: old versions go by the storage's lifecycle rules (no portable delete)."""
+
+    def note_text(self, ref: GoldenRef, version: str, name: str) -> str | None:
+        return self._get(f"{self.where(ref, version)}/{name}", strict=False)
+
+    def put_note(self, ref: GoldenRef, version: str, name: str, text: str) -> None:
+        self._put(f"{self.where(ref, version)}/{name}", text, replace=True)
 
     # ------------------------------------------------------------------- verifying
 

@@ -173,6 +173,19 @@ class DiskStorage:
             if version not in keep:
                 shutil.rmtree(self._base(ref) / version, ignore_errors=True)
 
+    def note_text(self, ref: GoldenRef, version: str, name: str) -> str | None:
+        path = self._base(ref) / version / name
+        return path.read_text() if path.is_file() else None
+
+    def put_note(self, ref: GoldenRef, version: str, name: str, text: str) -> None:
+        folder = self._base(ref) / version
+        tmp = folder / f".{name}.tmp"
+        with tmp.open("w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, folder / name)
+
     # ------------------------------------------------------------------------ verifying
 
     def verify(self, ref: GoldenRef, version: str, manifest: dict[str, Any]) -> None:

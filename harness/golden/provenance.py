@@ -17,7 +17,14 @@ from collections.abc import Mapping
 from typing import Any
 
 # A store's provenance ``source`` (golden.SOURCES) -> the kind of golden a report names.
-KINDS = {"legacy-emulation": "emulated", "imported": "imported", "refresh": "refreshed"}
+# An approved proposal (harness propose, then approve) is a refresh whose approver and
+# acceptance verdicts are on record.
+KINDS = {
+    "legacy-emulation": "emulated",
+    "imported": "imported",
+    "refresh": "refreshed",
+    "proposal": "refreshed",
+}
 UNKNOWN = "unknown"
 
 
@@ -50,8 +57,12 @@ def golden_source(manifest: Mapping[str, Any] | None) -> dict[str, Any]:
         out["format"] = prov.get("format")
         out["reason"] = prov.get("reason")
     elif kind == "refreshed":
+        approval = prov.get("approval")
+        approval = approval if isinstance(approval, Mapping) else {}
         out["reason"] = prov.get("reason")
-        out["approver"] = prov.get("approved_by") or prov.get("created_by")
+        out["approver"] = approval.get("by") or prov.get("approved_by") or prov.get("created_by")
+        if approval.get("override"):
+            out["override"] = approval["override"]
     out["detail"] = describe(out)
     return out
 

@@ -32,6 +32,8 @@ from pyspark.sql import DataFrame, SparkSession
 
 from harness.errors import GoldenError, first_line
 from harness.golden.base import (
+    APPROVAL,
+    DISCARDED,
     FORMAT,
     MANIFEST,
     MANIFEST_FIELDS,
@@ -45,7 +47,11 @@ from harness.golden.base import (
 
 KEEP_VERSIONS = 5
 ROOT_ENV = "HARNESS_GOLDEN_ROOT"  # the golden root when no option names one
-SOURCES = ("legacy-emulation", "refresh", "imported")  # capture, --harness-update-golden, import
+# What wrote a version: capture, --harness-update-golden, golden import, harness propose.
+SOURCES = ("legacy-emulation", "refresh", "imported", "proposal")
+# What a version is to its golden (history): in force, a proposal not yet approved, one set
+# aside, one approved and later replaced, any other earlier version.
+STATUSES = ("current", "candidate", "discarded", "approved", "earlier")
 
 
 def fault(point: str) -> None:
@@ -129,7 +135,31 @@ class GoldenStore:
         for name in MANIFEST_FIELDS:
             if name not in manifest:
                 raise GoldenError(f"{where}/{MANIFEST}: golden manifest lacks '{name}'")
+        if manifest["provenance"].get("source") == "proposal":
+            # A proposal's approval is a note written after it (the manifest never changes).
+            for note, key in ((APPROVAL, "approval"), (DISCARDED, "discarded")):
+                text = self.storage.note_text(ref, version, note)
+                if text is not None:
+                    manifest["provenance"][key] = json.loads(text)
         return manifest
+
+    def status(
+        self,
+        ref: GoldenRef,
+        version: str,
+        manifest: dict[str, Any] | None = None,
+        current: str | None = None,
+    ) -> str:
+        """What ``version`` is to the golden: one of ``STATUSES`` (``current``: the version
+        in force, when the caller has it at hand)."""
+        if version == (current or self.current_version(ref)):
+            return "current"
+        prov = (manifest or self.manifest(ref, version))["provenance"]
+        if prov.get("source") != "proposal":
+            return "earlier"
+        if "approval" in prov:
+            return "approved"
+        return "discarded" if "discarded" in prov else "candidate"
 
     def verify(self, ref: GoldenRef, version: str | None = None) -> dict[str, Any]:
         """The manifest, after checking the data against it: a corrupt golden never passes."""
@@ -155,18 +185,27 @@ class GoldenStore:
         keys: list[str],
         provenance: dict[str, Any],
         keep: int = KEEP_VERSIONS,
+        candidate: bool = False,
+        version: str | None = None,
     ) -> dict[str, Any]:
-        """Write a new version and put it in force atomically. Returns the manifest."""
+        """Write a new version and put it in force atomically. Returns the manifest.
+        A ``candidate`` (source ``proposal``) is written complete but never put in force:
+        :meth:`approve` does that. ``version`` names it (a model's outputs proposed
+        together share one number); by default the next number."""
         from harness.golden.summary import render_summary
 
         if provenance.get("source") not in SOURCES:
             raise GoldenError(f"provenance source must be one of {SOURCES}")
         if provenance.get("source") == "refresh" and not provenance.get("reason"):
             raise GoldenError("a golden refresh needs a reason (--harness-reason 'CR-123: ...')")
+        if candidate != (provenance.get("source") == "proposal"):
+            raise GoldenError("a candidate golden is exactly one written by a proposal")
         with self.storage.guard(ref) as expected:
             previous = self.current_version(ref)
             existing = self.versions(ref)
-            version = f"v{(int(existing[-1][1:]) + 1) if existing else 1:04d}"
+            version = version or self.next_version(ref)
+            if version in existing:
+                raise GoldenError(f"{self.storage.where(ref, version)}: golden {ref} has {version}")
             ordered = df.sortWithinPartitions(*keys) if keys else df
             staged = None
             try:
@@ -177,6 +216,8 @@ class GoldenStore:
                 text = json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n"
                 self.storage.commit(ref, version, staged, text)
                 fault("after-manifest")
+                if candidate:  # complete, never in force: approve() switches to it
+                    return manifest
                 fault("before-switch")
                 self.storage.switch(ref, version, text, render_summary(manifest), expected)
             except Exception as exc:  # a full disk, an I/O error, a writer that got in first
@@ -237,10 +278,64 @@ class GoldenStore:
             f"golden {ref} was not written: {why}; {in_force} stays in force and {done}"
         )
 
+    def next_version(self, ref: GoldenRef) -> str:
+        existing = self.versions(ref)
+        return f"v{(int(existing[-1][1:]) + 1) if existing else 1:04d}"
+
+    def approve(self, ref: GoldenRef, version: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Put candidate ``version`` in force: its data verified, ``record`` (who approved,
+        when, any override) written beside it, then the switch, one atomic step, last. A
+        crash before the switch leaves the version in force unchanged."""
+        from harness.golden.summary import render_summary
+
+        with self.storage.guard(ref) as expected:
+            self._candidate(ref, version, allow_approved=True)
+            self.verify(ref, version)
+            self.storage.put_note(ref, version, APPROVAL, json.dumps(record, sort_keys=True))
+            fault("after-approval")
+            manifest = self.manifest(ref, version)
+            text = self.storage.manifest_text(ref, version) or ""
+            fault("before-approval-switch")
+            self.storage.switch(ref, version, text, render_summary(manifest), expected)
+        return manifest
+
+    def discard(self, ref: GoldenRef, version: str, record: dict[str, Any]) -> None:
+        """Set an unapproved candidate aside (it stays listed, marked discarded)."""
+        self._candidate(ref, version)
+        self.storage.put_note(ref, version, DISCARDED, json.dumps(record, sort_keys=True))
+
+    def candidates(self, ref: GoldenRef) -> list[str]:
+        """The versions proposed and neither approved nor discarded."""
+        return [v for v in self.versions(ref) if self._status_or_none(ref, v) == "candidate"]
+
+    def _status_or_none(self, ref: GoldenRef, version: str) -> str | None:
+        try:
+            return self.status(ref, version)
+        except GoldenError:
+            return None
+
+    def _candidate(self, ref: GoldenRef, version: str, *, allow_approved: bool = False) -> None:
+        """``version`` is a candidate of ``ref`` (or, ``allow_approved``, one whose approval
+        was recorded but whose switch did not happen); else one clear error."""
+        if version not in self.versions(ref):
+            raise GoldenError(
+                f"{self.storage.where(ref)}: golden {ref} has no version {version} "
+                f"(candidates: {', '.join(self.candidates(ref)) or 'none'})"
+            )
+        status = self.status(ref, version)
+        if status == "candidate" or (allow_approved and status == "approved"):
+            return
+        raise GoldenError(
+            f"{self.storage.where(ref, version)}: golden {ref} {version} is {status}, not a "
+            f"candidate (candidates: {', '.join(self.candidates(ref)) or 'none'})"
+        )
+
     def _kept(self, ref: GoldenRef, current: str, keep: int) -> list[str]:
-        """The newest ``keep`` versions, the one in force always among them."""
-        others = [v for v in self.versions(ref) if v != current]
-        return sorted([*others[max(0, len(others) - (keep - 1)) :], current])
+        """The newest ``keep`` versions, the one in force and every open candidate always
+        among them (a candidate goes only by approval or discarding)."""
+        open_ = [v for v in self.versions(ref) if self._status_or_none(ref, v) == "candidate"]
+        others = [v for v in self.versions(ref) if v != current and v not in open_]
+        return sorted({*others[max(0, len(others) - (keep - 1)) :], current, *open_})
 
     def restore(self, ref: GoldenRef, version: str) -> dict[str, Any]:
         """Put an earlier version back in force (after verifying it)."""
@@ -253,6 +348,11 @@ class GoldenStore:
             )
         with self.storage.guard(ref) as expected:
             manifest = self.verify(ref, version)
+            if self.status(ref, version, manifest) in ("candidate", "discarded"):
+                raise GoldenError(
+                    f"{self.storage.where(ref, version)}: {version} of {ref} is a proposal never "
+                    f"approved; review it, then harness approve {ref.model} --candidate {version}"
+                )
             text = self.storage.manifest_text(ref, version) or ""
             self.storage.switch(ref, version, text, render_summary(manifest), expected)
         return manifest
@@ -262,8 +362,12 @@ class GoldenStore:
         out = []
         for version in self.versions(ref):
             try:
-                prov = self.manifest(ref, version)["provenance"]
+                manifest = self.manifest(ref, version)
+                prov = manifest["provenance"]
+                status = self.status(ref, version, manifest, current)
             except GoldenError as exc:
-                prov = {"error": str(exc)}
-            out.append({"version": version, "current": version == current, **prov})
+                prov, status = {"error": str(exc)}, ""
+            out.append(
+                {"version": version, "current": version == current, "status": status, **prov}
+            )
         return out

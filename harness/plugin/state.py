@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 import pytest
 
 from harness import api
-from harness.errors import HarnessError, first_line
+from harness.errors import GoldenError, HarnessError, first_line
 from harness.golden import GoldenRef
 from harness.pytest_options import chosen_backend, golden_root
 from harness.pytest_options import opt as _opt
@@ -189,6 +189,12 @@ class HarnessState:
         store = self.project.store(self.spark)
         ref = GoldenRef(run.spec.name, run.dataset, output)
         out = run.spec.outputs[output]
+        if out.acceptance is not None:  # a change meant to move its numbers is reviewed
+            raise GoldenError(
+                f"{run.spec.spec_path}: outputs.{output} declares acceptance criteria: "
+                f"--harness-update-golden refuses it; run harness propose {run.spec.name} "
+                f"--dataset {run.dataset} --reason '...', review it, then harness approve"
+            )
         try:
             changes = changes_against_current(
                 self.spark,
