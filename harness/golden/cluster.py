@@ -528,8 +528,8 @@ class ClusterStorage:
                 raise GoldenError(
                     f"{where}/data/{name}: golden data was modified or corrupted (content "
                     f"digest {got['digest']}, {got['rows']} rows != manifest {want['digest']}, "
-                    f"{want['rows']} rows); goldens change only through pytest --harness-update-golden or "
-                    "harness golden import"
+                    f"{want['rows']} rows); goldens change only through pytest "
+                    "--harness-update-golden or harness golden import"
                 )
         extra = sorted(set(found) - set(expected))
         if extra:
