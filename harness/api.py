@@ -11,6 +11,7 @@ Usage:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import socket
@@ -99,14 +100,17 @@ class Project:
 
 
 _SCRATCH: dict[int, str] = {}
+_SESSIONS = itertools.count(1)  # this process's sessions, in order
 
 
 def scratch_database(spark: SparkSession) -> str:
     """Make a private database current, so tables that SQL steps create never collide with
-    another worker's on a shared Spark Connect server or cluster. One per session."""
+    another worker's on a shared Spark Connect server or cluster. One per session, numbered:
+    a session rebuilt after its server restarted never meets the folders the lost one left
+    in the warehouse."""
     key = id(spark)
     if key not in _SCRATCH:
-        raw = f"harness_{socket.gethostname()}_{os.getpid()}".lower()
+        raw = f"harness_{socket.gethostname()}_{os.getpid()}_{next(_SESSIONS)}".lower()
         name = re.sub(r"[^a-z0-9_]", "_", raw)
         spark.sql(f"CREATE DATABASE IF NOT EXISTS `{name}`")
         _SCRATCH[key] = name
