@@ -118,8 +118,14 @@ def scratch_database(spark: SparkSession) -> str:
     return _SCRATCH[key]
 
 
+def forget_scratch_database(spark: SparkSession) -> str | None:
+    """Forget a lost session's scratch database (its server is gone: nothing to drop), so a
+    new session that happens to get the same ``id`` gets a database of its own."""
+    return _SCRATCH.pop(id(spark), None)
+
+
 def drop_scratch_database(spark: SparkSession) -> None:
-    name = _SCRATCH.pop(id(spark), None)
+    name = forget_scratch_database(spark)
     if name:
         with contextlib.suppress(Exception):  # the session may already be gone at shutdown
             spark.sql(f"DROP DATABASE IF EXISTS `{name}` CASCADE")

@@ -146,6 +146,8 @@ class HarnessState:
         from harness.backends import stop_spark
         from harness.backends.recovery import wait_for_server
 
+        if self._spark is not None:
+            api.forget_scratch_database(self._spark)
         stop_spark()
         self._spark = None
         self.runs = {k: v for k, v in self.runs.items() if isinstance(v, HarnessError)}
