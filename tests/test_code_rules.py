@@ -22,6 +22,8 @@ import pytest
 from harness.backends import ConnectServer, get_spark, stop_spark
 from harness.catalogue import Rule, load_catalogue
 from harness.cli import main
+from harness.errors import first_line
+from harness.explain.attribute import with_error_causes
 from harness.explain.lint import find
 from harness.spec import InputSpec, ModelSpec, OutputSpec, StepSpec
 
@@ -65,10 +67,37 @@ def python_demos() -> Iterator[dict[str, dict[str, Any]]]:
     try:
         client = get_spark("connect", remote=server.url)
         current = {r.id: _run_python(client, r.demo["python"]) for r in PY_RULES}
+        current["spark2-step"] = _run_spark2_step(client)
     finally:
         stop_spark()
         server.stop()
     yield {"legacy": legacy, "spark": current}
+
+
+def _run_spark2_step(spark: Any) -> str:
+    """What SPARK2_STEP's run() raises on this session: the exception as runners report it."""
+    scope: dict[str, Any] = {}
+    exec(SPARK2_STEP, scope)
+    try:
+        scope["run"](spark, spark.createDataFrame([(1, "north")], ["id", "region"]))
+    except Exception as exc:
+        return f"{type(exc).__name__}: {first_line(exc)}"
+    return ""
+
+
+@pytest.mark.local_only
+def test_a_spark2_step_failing_on_connect_names_its_construct(
+    python_demos: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    """The step's real error on Spark Connect, in the runner's words, gets lint's likely
+    cause: the sparkContext line (the rdd line never runs: the first failure wins)."""
+    raised = python_demos["spark"]["spark2-step"]
+    assert "JVM_ATTRIBUTE_NOT_SUPPORTED" in raised
+    spec = _model(tmp_path, "python", SPARK2_STEP)
+    message = f"{tmp_path / 'legacy.py'}: run() failed: {raised}"
+    explained = with_error_causes(spec, message)
+    assert explained.startswith(message)
+    assert "likely cause: spark-context at legacy.py:2 `spark.sparkContext`" in explained
 
 
 @pytest.mark.local_only
