@@ -33,6 +33,23 @@ DETECTORS = (
     "casts",  # CAST(... AS t) to these types ("any" for every type)
     "operators",  # one of OPERATORS
     "clauses",  # one of CLAUSES
+    "python",  # constructs in a Python step's syntax tree: "<kind>:<name>", kinds PYTHON_MATCHES
+    "r",  # calls in an R step's parse tree (R's getParseData): "<kind>:<name>", kinds R_MATCHES
+)
+# The detectors over SQL (lint's statement checks) and over a step's own code.
+CODE_DETECTORS = ("python", "r")
+# How a ``python`` detector value matches (explain/pysource.py has one check per kind).
+PYTHON_MATCHES = (
+    "attr",  # x.<name>: any attribute access (spark.sparkContext, df.rdd, df._jdf)
+    "call",  # <name>(...) or mod.<name>(...): a call of a class or function
+    "method",  # x.<name>(...): a method call on any object
+    "pandas-method",  # x.<name>(...) where x is a pandas object, in a file importing pandas
+)
+# How an ``r`` detector value matches (explain/rsource.py has one check per kind).
+R_MATCHES = (
+    "seeded",  # <name>(...) called after set.seed() in the same file
+    "default",  # "<function>/<argument>": a call that leaves <argument> to its default
+    "namespace",  # <name>::f(...) or library(<name>) / require(<name>)
 )
 OPERATORS = (
     "divide",  # a / b
@@ -128,8 +145,11 @@ _RULE_FIELDS = {
 }
 _REQUIRED = {"id", "title", "differs", "since", "detect", "symptom", "fix", "reference", "demo"}
 _SYMPTOM_FIELDS = {"kind", "min_rel", "max_rel"}
-_LEGACY_FIELDS = {"conf", "hive_udf", "note"}
-_DEMO_FIELDS = {"sql", "legacy", "spark", "note", "setup"}
+_LEGACY_FIELDS = {"conf", "hive_udf", "note", "r"}
+# A demo is SQL (run under both platforms), Python (run on a classic and a Connect session)
+# or R (run as today's R runs it, and after the rule's legacy.r prelude or with legacy_r).
+_DEMO_FIELDS = {"sql", "python", "r", "legacy_r", "legacy", "spark", "note", "setup"}
+DEMO_LANGUAGES = ("sql", "python", "r")
 _ID = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
 
@@ -158,6 +178,7 @@ class Rule:
     legacy_conf: dict[str, str] = field(default_factory=dict)
     hive_udfs: dict[str, str] = field(default_factory=dict)  # function name -> Hive class
     legacy_note: str = ""
+    legacy_r: str = ""  # R code the legacy platform runs before an R step (R's emulation)
     refine: dict[str, Any] = field(default_factory=dict)  # REFINEMENTS name -> its value
 
     @property
@@ -169,6 +190,11 @@ class Rule:
     def emulated(self) -> bool:
         """True when the legacy platform can reproduce Hive's behaviour for this rule."""
         return bool(self.legacy_conf or self.hive_udfs)
+
+    @property
+    def language(self) -> str:
+        """What the rule is found in: "python", "r" (a step's own code) or "sql"."""
+        return next((k for k in CODE_DETECTORS if k in self.detect), "sql")
 
 
 def _names(path: Path, where: str, value: Any) -> list[str]:
@@ -205,6 +231,13 @@ def _rule(data: Any, where: str, path: Path) -> Rule:
     for kind, choices in (("operators", OPERATORS), ("clauses", CLAUSES)):
         for value in detect.get(kind, []):
             check_choice(CatalogueError, path, f"{where}.detect.{kind}", value, choices)
+    for language, matches in (("python", PYTHON_MATCHES), ("r", R_MATCHES)):
+        at = f"{where}.detect.{language}"
+        for value in detect.get(language, []):
+            match, _, name = str(value).partition(":")
+            check_choice(CatalogueError, path, at, match, matches, "match")
+            if not name:
+                raise problem(CatalogueError, path, at, f"{value!r}: no name", "<match>:<name>")
     refine = _refine(path, f"{where}.refine", data.get("refine") or {})
     symptom = check_fields(
         CatalogueError, path, f"{where}.symptom", data["symptom"], _SYMPTOM_FIELDS, {"kind"}
@@ -223,8 +256,12 @@ def _rule(data: Any, where: str, path: Path) -> Rule:
         f"{where}.demo",
         data["demo"],
         _DEMO_FIELDS,
-        {"sql", "legacy", "spark"},
+        {"legacy", "spark"},
     )
+    if sum(lang in demo for lang in DEMO_LANGUAGES) != 1:
+        raise problem(
+            CatalogueError, path, f"{where}.demo", "expected one of sql, python or r", "sql"
+        )
     for side in ("legacy", "spark"):
         _check_result(path, f"{where}.demo.{side}", demo[side])
     return Rule(
@@ -244,6 +281,7 @@ def _rule(data: Any, where: str, path: Path) -> Rule:
         legacy_conf=_mapping(path, f"{where}.legacy.conf", legacy.get("conf")),
         hive_udfs=_mapping(path, f"{where}.legacy.hive_udf", legacy.get("hive_udf")),
         legacy_note=str(legacy.get("note") or "").strip(),
+        legacy_r=str(legacy.get("r") or "").strip(),
         refine=refine,
     )
 

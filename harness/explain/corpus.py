@@ -2,7 +2,8 @@
 
 A corpus (``tests/lint_corpus.yaml``) holds, per catalogue rule, statements where the rule's
 difference truly can change a number (``applies``) and look-alikes where it cannot
-(``not``), each with a one-line reason. Each statement is linted alone, as a one-step model
+(``not``), each with a one-line reason; a ``python`` or ``r`` rule's cases are a step's
+code (the rule's ``language``). Each statement is linted alone, as a one-step model
 over the corpus's tables, with the whole catalogue; a case counts as flagged when lint
 reports the case's rule. Precision is flagged-and-applies over flagged, recall
 flagged-and-applies over applies. ``tests/test_lint_corpus.py`` runs every case and
@@ -80,15 +81,22 @@ def lint_case(
     case: Case, tables: dict[str, list[tuple[str, str]]], catalogue: dict[str, Rule]
 ) -> list[str]:
     """The expressions lint flags under ``case.rule`` in the case's statements."""
+    language = catalogue[case.rule].language if case.rule in catalogue else "sql"
     with tempfile.TemporaryDirectory(prefix="lint-corpus-") as tmp:
         directory = Path(tmp)
-        (directory / "case.hql").write_text(case.sql.rstrip().rstrip(";") + ";\n")
+        if language == "sql":
+            (directory / "case.hql").write_text(case.sql.rstrip().rstrip(";") + ";\n")
+            step = StepSpec("sql", "case.hql", produces={"out": None}, name="sql")
+        else:  # a python or r rule: the case is the step's code
+            name = f"case.{'py' if language == 'python' else 'R'}"
+            (directory / name).write_text(case.sql.rstrip() + "\n")
+            step = StepSpec(language, f"{name}:run", produces={"out": None}, name=language)
         spec = ModelSpec(
             name="corpus",
             team="lint",
             description=case.why,
             directory=directory,
-            steps=(StepSpec("sql", "case.hql", produces={"out": None}, name="sql"),),
+            steps=(step,),
             inputs={t: InputSpec(t, t, "1") for t in tables},
             outputs={"out": OutputSpec("out", ("id",))},
         )

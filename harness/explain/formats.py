@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.catalogue import Rule, load_catalogue
+from harness.catalogue import CODE_DETECTORS, Rule, load_catalogue
 from harness.explain.findings import Finding, LintReport
 from harness.explain.sqlsource import NotAnalysed
 
@@ -67,12 +67,17 @@ def relative(path: Path | str, root: Path) -> str:
 
 
 def feeds(finding: Finding) -> list[str]:
-    """The output columns the finding feeds, as ``output.column``."""
+    """The output columns the finding feeds, as ``output.column`` (a python/r step's code:
+    what its tables reach, unverified: lineage stops at the step)."""
+    if finding.clause in CODE_DETECTORS:
+        return [f"{table}.{column}" for table, column in finding.feeds_beyond]
     return [f"{table}.{column}" for table, column in finding.feeds]
 
 
 def where(finding: Finding) -> str:
     """Where in its statement the construct sits: ``table.column`` or the clause."""
+    if finding.clause in CODE_DETECTORS:
+        return f"{finding.clause} step {finding.step}"
     if finding.column:
         return f"{finding.table}.{finding.column}" if finding.table else finding.column
     return f"{finding.clause} clause" + (f" of {finding.table}" if finding.table else "")

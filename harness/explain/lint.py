@@ -1,6 +1,6 @@
 """Lint: the catalogue's constructs in a model's SQL, each with file:line and what it feeds.
 
-One detector per ``catalogue.DETECTORS`` kind (``DETECTOR_CHECKS`` is keyed by those names,
+One detector per SQL kind of ``catalogue.DETECTORS`` (``DETECTOR_CHECKS`` is keyed by those names,
 and a test holds the two lists equal); each takes a statement and a rule's values and
 yields the nodes that match. A rule's functions are matched by what sqlglot parses them
 into (its node class, for names sqlglot knows, such as percentile_approx ->
@@ -16,6 +16,8 @@ rule needs a type sqlglot could not infer stays a finding, marked ``type_unknown
 Each finding names the table its statement creates and the select-list column holding
 the construct (None in a clause: WHERE, JOIN, GROUP BY, HAVING, ORDER BY, which shape
 every row), and the model outputs' columns it feeds, from :mod:`harness.explain.lineage`.
+Python and R steps' own code is matched by the ``python`` and ``r`` detectors
+(:mod:`harness.explain.codelint`), and its findings join the same report.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from dataclasses import replace
 from sqlglot import exp, parse_one
 from sqlglot.errors import SqlglotError
 
-from harness.catalogue import CLAUSES, DETECTORS, OPERATORS, Rule, load_catalogue
+from harness.catalogue import CLAUSES, CODE_DETECTORS, DETECTORS, OPERATORS, Rule, load_catalogue
 from harness.explain.calls import arity, hive_sql, printed_name
+from harness.explain.codelint import code_findings
 from harness.explain.findings import Finding, LintReport
 from harness.explain.lineage import Lineage, build, statement_target
 from harness.explain.refine import judge
@@ -203,7 +206,9 @@ DETECTOR_CHECKS: dict[str, Detector] = {
     "clauses": _clauses,
 }
 DETECTOR_KINDS = tuple(DETECTOR_CHECKS)
-assert DETECTOR_KINDS == DETECTORS, "one check per catalogue detector, in its order"
+assert DETECTOR_KINDS + CODE_DETECTORS == DETECTORS, (
+    "one check per catalogue SQL detector, in its order; python and r: explain/codelint.py"
+)
 
 
 def place(node: exp.Expr) -> tuple[exp.Expr | None, str | None, str]:
@@ -256,6 +261,8 @@ def find(
         seen: set[tuple[str, int]] = set()
         for rule in rules.values():
             for kind, values in rule.detect.items():
+                if kind in CODE_DETECTORS:
+                    continue  # a step's own code, not its SQL: code_findings below
                 for node, value in DETECTOR_CHECKS[kind](statement, list(values), types):
                     if (rule.id, id(node)) in seen:
                         continue
@@ -267,6 +274,9 @@ def find(
                     if verdict.type_unknown:
                         finding = replace(finding, type_unknown=True)
                     report.findings.append(finding)
+    in_code, unread = code_findings(spec, rules, lineage)
+    report.findings += in_code
+    report.not_analysed += unread
     report.findings.sort(key=lambda f: (str(f.file), f.line, f.rule, f.expression))
     return report
 

@@ -2,9 +2,10 @@
 
 SQL steps are split and substituted as the runners run them (``harness.sqltext``), then
 parsed with sqlglot's Hive dialect. Python steps contribute the literal strings they pass
-to ``<session>.sql(...)``. Everything else (R steps, Python DataFrame code, SQL built at
-run time, statements sqlglot cannot parse) is listed in ``not_analysed``: the tools that
-read this never pass code silently.
+to ``<session>.sql(...)``; a Python step's DataFrame code and R steps are read on their own
+syntax trees by :mod:`harness.explain.codelint`. What nobody can read (SQL built at run
+time, statements sqlglot cannot parse, files that do not parse) is listed in
+``not_analysed``: the tools that read this never pass code silently.
 """
 
 from __future__ import annotations
@@ -73,8 +74,7 @@ def read_model(spec: ModelSpec) -> ModelSql:
             _sql_step(out, name, path, source, params)
         elif step.kind == "python":
             _python_step(out, name, path, source, params)
-        else:
-            out.not_analysed.append(NotAnalysed(name, path, None, "R code: not analysed"))
+        # R code: read on R's parse tree by explain/codelint.py
     return out
 
 
@@ -118,8 +118,6 @@ def _python_step(out: ModelSql, step: str, path: Path, source: str, params: dict
         else:
             why = "SQL built at run time (not a string literal): not analysed"
             out.not_analysed.append(NotAnalysed(step, path, node.lineno, why))
-    why = "Python DataFrame code outside spark.sql(): not analysed"
-    out.not_analysed.append(NotAnalysed(step, path, None, why))
 
 
 def target_and_query(tree: exp.Expr) -> tuple[str | None, exp.Expr | None]:
