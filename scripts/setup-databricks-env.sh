@@ -55,7 +55,7 @@ fi
 say "installing $SPEC with pyarrow<18 and pandas<3, plus the test tools"
 "${PIP[@]}" install --quiet \
     "$SPEC" 'pyarrow<18' 'pandas<3' \
-    pytest pytest-xdist pyyaml filelock chispa syrupy sqlglot
+    pytest pytest-xdist pyyaml filelock chispa syrupy sqlglot greenery 'ruamel.yaml'
 if [ ${#reinstall[@]} -gt 0 ]; then
     "${PIP[@]}" install --quiet "${reinstall[@]}"
 fi
