@@ -10,6 +10,7 @@ PIP="${PIP:-/databricks/python/bin/pip}"
 
 # Python packages
 #   chispa>=0.10: harness (pyproject.toml)
+#   greenery>=4.2,<5: harness (pyproject.toml)
 #   numpy: uptake_forecast
 #   pandas>=2.2,<3: harness (pyproject.toml), uptake_forecast
 #   pyarrow>=15: harness (pyproject.toml)
@@ -18,11 +19,13 @@ PIP="${PIP:-/databricks/python/bin/pip}"
 #   pytest-xdist>=3.5: harness (pyproject.toml)
 #   pyyaml>=6: harness (pyproject.toml)
 #   rpy2==3.5.17: harness (pyproject.toml)
+#   ruamel.yaml>=0.18: harness (pyproject.toml)
 #   sqlglot>=25: harness (pyproject.toml)
 #   statsmodels>=0.14: harness (pyproject.toml), uptake_forecast
 #   syrupy>=4.6: harness (pyproject.toml)
 "$PIP" install --quiet --disable-pip-version-check \
   'chispa>=0.10' \
+  'greenery>=4.2,<5' \
   numpy \
   'pandas>=2.2,<3' \
   'pyarrow>=15' \
@@ -30,6 +33,7 @@ PIP="${PIP:-/databricks/python/bin/pip}"
   'pytest-xdist>=3.5' \
   'pyyaml>=6' \
   rpy2==3.5.17 \
+  'ruamel.yaml>=0.18' \
   'sqlglot>=25' \
   'statsmodels>=0.14' \
   'syrupy>=4.6'
