@@ -27,12 +27,17 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
-from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.schema import MappingSchema
 
 from harness.ddl import parse_ddl
-from harness.explain.sqlsource import DIALECT, ModelSql, SqlStatement, target_and_query
+from harness.explain.sqlsource import (
+    DIALECT,
+    ModelSql,
+    SqlStatement,
+    qualified,
+    target_and_query,
+)
 from harness.spec import ModelSpec
 
 ColumnRef = tuple[str, str]  # (table or output, column): a column of a table or model output
@@ -244,15 +249,8 @@ def _statement(lineage: Lineage, known, index: int, statement: SqlStatement) -> 
             {t: {c: (ty or "string") for c, ty in cols} for t, cols in known.items() if cols},
             dialect=DIALECT,
         )
-        qualified = qualify(
-            query.copy(),
-            schema=schema,
-            dialect=DIALECT,
-            validate_qualify_columns=False,
-            quote_identifiers=False,
-            identify=False,
-        )
-        scopes = traverse_scope(qualified)
+        resolved = qualified(query, schema)
+        scopes = traverse_scope(resolved)
     except (SqlglotError, KeyError, ValueError, TypeError) as exc:
         lineage.unresolved.append(f"{statement.file.name}:{statement.line}: {exc}")
         return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlglot import exp, parse_one
 from sqlglot.errors import ParseError
@@ -132,3 +133,18 @@ def target_and_query(tree: exp.Expr) -> tuple[str | None, exp.Expr | None]:
     if isinstance(tree, exp.Query):
         return None, tree
     return None, None
+
+
+def qualified(query: exp.Expr, schema: Any) -> exp.Expr:
+    """A copy of ``query`` with its columns qualified by table over ``schema`` (Hive
+    dialect, names as written): the one way lineage and typing resolve a query."""
+    from sqlglot.optimizer.qualify import qualify
+
+    return qualify(
+        query.copy(),
+        schema=schema,
+        dialect=DIALECT,
+        validate_qualify_columns=False,
+        quote_identifiers=False,
+        identify=False,
+    )

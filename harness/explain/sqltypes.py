@@ -27,12 +27,17 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.annotate_types import annotate_types
-from sqlglot.optimizer.qualify import qualify
 from sqlglot.schema import MappingSchema
 
 from harness.catalogue import TYPE_CLASSES
 from harness.ddl import parse_ddl
-from harness.explain.sqlsource import DIALECT, ModelSql, SqlStatement, target_and_query
+from harness.explain.sqlsource import (
+    DIALECT,
+    ModelSql,
+    SqlStatement,
+    qualified,
+    target_and_query,
+)
 from harness.spec import ModelSpec
 
 _TAG = "lint_type"  # meta key: a node's index in its statement's original walk
@@ -228,14 +233,7 @@ def annotate_statement(
         return types, None
     try:
         schema = MappingSchema({t: cols for t, cols in known.items() if cols}, dialect=DIALECT)
-        copy = qualify(
-            query.copy(),
-            schema=schema,
-            dialect=DIALECT,
-            validate_qualify_columns=False,
-            quote_identifiers=False,
-            identify=False,
-        )
+        copy = qualified(query, schema)
         typed = annotate_types(copy, schema=schema, expression_metadata=_METADATA)
     except (SqlglotError, KeyError, ValueError, TypeError, AttributeError) as exc:
         log.debug("no types for %s:%s: %s", statement.file, statement.line, exc)
