@@ -12,9 +12,9 @@ The tutorial marks what a reader does in its fenced blocks' info strings:
   (blank and ``====``/``____``/``----`` lines delimit them). A line ending in ``...`` quotes
   the start of an output line. Only what varies from run to run or machine to machine is
   normalised (:func:`normalise`): timings and timestamps, the terminal's width (pytest's
-  ``===`` rules, its ``[100%]`` padding), the scratch project's path (printed relative to
-  the project root, as a reader would quote it) and the versions of R and packages in
-  "changed since the golden" lines. Everything else, numbers included, must be what the
+  ``===`` rules, its ``[100%]`` padding, the message its short summary adds where it fits),
+  the scratch project's path (printed relative to the project root, as a reader would quote
+  it) and the versions of R and packages in "changed since the golden" lines. Everything else, numbers included, must be what the
   commands print.
 
 Commands run as a reader's would from the project root: ``.venv/bin/harness`` and
@@ -111,6 +111,8 @@ _PYTEST_TIME = re.compile(r"\bin \d+(?:\.\d+)?s(?: \(\d+:\d\d:\d\d\))?")  # "in 
 _TIME = re.compile(r"\(\d+(?:\.\d+)?s\)")  # the harness's "(8.1s)"
 _STAMP = re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)?")
 _PROGRESS = re.compile(r"\s+(\[\s*\d+%\])$")  # pytest pads "[100%]" to the terminal's width
+# pytest's short summary adds " - <message>" to a FAILED/ERROR line only where it fits the width
+_SUMMARY = re.compile(r"^((?:FAILED|ERROR) \S+) - .*$")
 # "R: removed (was 4.2.2)", "python package statsmodels: added (0.14.4)", "... 1.0 -> 1.1"
 _VERSION = re.compile(
     r"^(\s*(?:R|python package \S+|R package \S+): )"
@@ -131,6 +133,7 @@ def normalise(line: str, root: str = "") -> str:
     line = _PYTEST_TIME.sub("in <time>", line)
     line = _STAMP.sub("<timestamp>", _TIME.sub("(<time>)", line))
     line = _PROGRESS.sub(r" \1", line)
+    line = _SUMMARY.sub(r"\1", line)
     rule = _RULE.match(line.strip())
     if rule:
         line = f"{rule[1] * 3} {rule[2]} {rule[1] * 3}" if rule[2] else rule[1] * 3
@@ -319,6 +322,9 @@ def test_normalise_keeps_what_a_run_computes() -> None:
         normalise("suites/m/model.yaml ...F..       [100%]") == "suites/m/model.yaml ...F.. [100%]"
     )
     assert normalise("  max rel diff 1.083e-07") == "  max rel diff 1.083e-07"
+    assert normalise("FAILED suites/m.yaml::m::s-o-values - m/s/o: values differ") == (
+        "FAILED suites/m.yaml::m::s-o-values"
+    )
 
 
 def test_the_tutorial_runs_as_written(
