@@ -14,8 +14,8 @@ The tutorial marks what a reader does in its fenced blocks' info strings:
   normalised (:func:`normalise`): timings and timestamps, the terminal's width (pytest's
   ``===`` rules, its ``[100%]`` padding, the message its short summary adds where it fits),
   the scratch project's path (printed relative to the project root, as a reader would quote
-  it) and the versions of R and packages in "changed since the golden" lines. Everything else, numbers included, must be what the
-  commands print.
+  it) and the versions of R and packages in "changed since the golden" lines. Everything
+  else, numbers included, must be what the commands print.
 
 Commands run as a reader's would from the project root: ``.venv/bin/harness`` and
 ``.venv/bin/pytest`` in this process (one Spark session for all), ``.venv/bin/python`` as a
