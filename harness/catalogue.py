@@ -188,8 +188,9 @@ class Rule:
 
     @property
     def emulated(self) -> bool:
-        """True when the legacy platform can reproduce Hive's behaviour for this rule."""
-        return bool(self.legacy_conf or self.hive_udfs)
+        """True when the legacy platform can reproduce the legacy behaviour for this rule
+        (Hive's, through settings and UDFs; the edge node's R, through R code)."""
+        return bool(self.legacy_conf or self.hive_udfs or self.legacy_r)
 
     @property
     def language(self) -> str:
@@ -372,6 +373,7 @@ class LegacyProfile:
 
     conf: dict[str, str]
     functions: dict[str, str]  # Hive function name -> Hive UDF class
+    r: tuple[str, ...] = ()  # R code run before each R step, in catalogue order
 
 
 def legacy_profile(rules: dict[str, Rule] | None = None) -> LegacyProfile:
@@ -379,17 +381,24 @@ def legacy_profile(rules: dict[str, Rule] | None = None) -> LegacyProfile:
     two rules ask for different values of one setting)."""
     conf: dict[str, str] = {}
     functions: dict[str, str] = {}
+    r: list[str] = []
     for rule in (load_catalogue() if rules is None else rules).values():
         conf.update(rule.legacy_conf)
         functions.update(rule.hive_udfs)
-    return LegacyProfile(conf, functions)
+        if rule.legacy_r and rule.legacy_r not in r:
+            r.append(rule.legacy_r)
+    return LegacyProfile(conf, functions, tuple(r))
 
 
 def emulation(
-    conf: dict[str, str], functions: dict[str, str], rules: dict[str, Rule] | None = None
+    conf: dict[str, str],
+    functions: dict[str, str],
+    rules: dict[str, Rule] | None = None,
+    *,
+    r: tuple[str, ...] = (),
 ) -> tuple[list[str], list[str]]:
-    """Rule ids that these settings emulate (every setting and UDF the rule names is in place,
-    with the rule's value), and the ids of all the others, in catalogue order."""
+    """Rule ids that these settings emulate (every setting, UDF and R prelude the rule names
+    is in place, with the rule's value), and the ids of all the others, in catalogue order."""
     emulated: list[str] = []
     not_emulated: list[str] = []
     for rule in (load_catalogue() if rules is None else rules).values():
@@ -397,6 +406,7 @@ def emulation(
             rule.emulated
             and all(conf.get(k) == v for k, v in rule.legacy_conf.items())
             and all(functions.get(f) == c for f, c in rule.hive_udfs.items())
+            and (not rule.legacy_r or rule.legacy_r in r)
         )
         (emulated if ok else not_emulated).append(rule.id)
     return emulated, not_emulated

@@ -28,8 +28,20 @@ from harness.rsession import MESSAGES, PROFILE_ENV, r
 _TIMINGS: dict[str, float] = {}
 
 # Calls the model's function so that each warning is written to the console when raised
-# (embedded R would otherwise keep them for a top level that never prints them).
-_CALL = """function(fn, tables, params, name) withCallingHandlers(
+# (embedded R would otherwise keep them for a top level that never prints them). ``setup``
+# (the legacy platform's R code, e.g. the pre-3.6 sampler) runs first, its warnings (R warns
+# that the old sampler is non-uniform) not the model's; the random number
+# generator's kinds it may change are put back afterwards, so the next step or model in
+# this process starts from today's R.
+_CALL = """function(fn, tables, params, name, setup) {
+  kinds <- RNGkind()
+  on.exit({
+    now <- RNGkind()
+    if (now[2] != kinds[2]) RNGkind(normal.kind = kinds[2])
+    if (now[3] != kinds[3]) suppressWarnings(RNGkind(sample.kind = kinds[3]))
+  })
+  for (code in setup) suppressWarnings(eval(parse(text = code), envir = globalenv()))
+  withCallingHandlers(
   fn(tables, params),
   warning = function(w) {
     call <- conditionCall(w)
@@ -38,7 +50,8 @@ _CALL = """function(fn, tables, params, name) withCallingHandlers(
     where <- if (nzchar(text)) paste0(" in ", text) else ""
     cat("Warning", where, ": ", conditionMessage(w), "\n", sep = "", file = stderr())
     invokeRestart("muffleWarning")
-  })"""
+  })
+}"""
 
 
 def take_timings() -> dict[str, float]:
@@ -111,8 +124,10 @@ def call(
     tables: dict[str, pa.Table],
     params: dict[str, Any],
     produces: list[str],
+    setup: tuple[str, ...] = (),
 ) -> dict[str, pa.Table]:
-    """Run ``function(tables, params)`` from an R script; return its data.frames by name."""
+    """Run ``function(tables, params)`` from an R script; return its data.frames by name.
+    ``setup``: R code run just before (the legacy platform's R settings), undone after."""
     ri = r()
     MESSAGES.clear()
     fn = _load_function(str(script), function)
@@ -121,9 +136,16 @@ def call(
     r_tables.do_slot_assign("names", ri.StrSexpVector(list(tables)))
     started = _timed("to_r", started)
     try:
-        result = _caller()(fn, r_tables, _params_to_r(params), ri.StrSexpVector([function]))
+        result = _caller()(
+            fn,
+            r_tables,
+            _params_to_r(params),
+            ri.StrSexpVector([function]),
+            ri.StrSexpVector(list(setup)),
+        )
     except Exception as exc:
-        raise ModelRunError(f"{script}: {function}() failed in R: {_r_error(exc)}") from None
+        where = f" (after the legacy settings {'; '.join(setup)})" if setup else ""
+        raise ModelRunError(f"{script}: {function}() failed in R{where}: {_r_error(exc)}") from None
     started = _timed("r", started)
     try:
         return _results(script, function, result, produces)
@@ -161,13 +183,21 @@ def _table(script: Path | str, function: str, rdf: Any) -> pa.Table:
 
 
 def grouped_worker(
-    script: str, function: str, params_json: str, table: str, output: str, schema: pa.Schema
+    script: str,
+    function: str,
+    params_json: str,
+    table: str,
+    output: str,
+    schema: pa.Schema,
+    setup: tuple[str, ...] = (),
 ) -> Callable[[pa.Table], pa.Table]:
     """A picklable function for ``applyInArrow``: R runs inside each Python worker on one
-    group; ``schema`` is the output's Arrow schema, each result is cast to."""
+    group (after ``setup``, as :func:`call`); ``schema`` is the output's Arrow schema, each
+    result is cast to."""
 
     def apply(group: pa.Table) -> pa.Table:
-        out = call(script, function, {table: group}, json.loads(params_json), [output])[output]
+        params = json.loads(params_json)
+        out = call(script, function, {table: group}, params, [output], setup)[output]
         try:
             conformed = rconvert.conform(out, schema, f"{script}: {function}()")
         except ValueError as exc:

@@ -13,8 +13,9 @@ place of a Spark built-in whose results differ, e.g. ``percentile_approx``. Spar
 shadow a built-in, so Hive's class is registered under its own name
 (``hive_percentile_approx``) and calls are rewritten token by token, leaving the rest of the
 original SQL text untouched; calls of it over one column are first merged into one call with
-an array of percentiles (``harness.legacy_rewrite``: same values, one histogram). A spec's
-``legacy:`` settings override the profile.
+an array of percentiles (``harness.legacy_rewrite``: same values, one histogram). Rules of
+the edge node's old R contribute R code run before each R step (the pre-3.6 sampler). A
+spec's ``legacy:`` settings override the profile.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ PLATFORMS = ("spark", "legacy")  # what a run emulates: the new platform or lega
 # How far the legacy emulation reaches into each kind of step, as an emulated golden's
 # provenance records it per step: SQL text is rewritten (Hive's UDFs) and runs under the
 # legacy settings; a Python step's DataFrame API calls are Spark 4's own functions (only
-# the session settings apply); an R step is R's own code, the same on both platforms.
+# the session settings apply); an R step is R's own code, the same on both platforms but
+# for the R settings the profile restores (``Platform.r_setup``: the old sampler).
 STEP_EMULATION = {
     "sql": "SQL text rewritten for Hive",
     "python": "DataFrame API with Spark 4 semantics",
@@ -96,8 +98,14 @@ class Platform:
         functions = {**HIVE_FUNCTIONS, **spec.legacy_functions} if name == "legacy" else {}
         self.functions = {fn: f"hive_{fn}" for fn in functions}
         self.classes = {f"hive_{fn}": cls for fn, cls in functions.items()}
-        # Catalogue rule ids this platform reproduces Hive's behaviour for, and the others.
-        self.emulated_rules, self.not_emulated_rules = emulation(self.conf, functions)
+        # R code run before each R step: the legacy edge node's R (its sampler, ...).
+        self.r_setup: tuple[str, ...] = ()
+        if name == "legacy":
+            self.r_setup = _PROFILE.r if spec.legacy_r is None else spec.legacy_r
+        # Catalogue rule ids this platform reproduces the legacy behaviour for, and the others.
+        self.emulated_rules, self.not_emulated_rules = emulation(
+            self.conf, functions, r=self.r_setup
+        )
 
     def step_semantics(self, spec: ModelSpec) -> list[dict[str, str]]:
         """Per step of ``spec``: which semantics its code ran with on this platform
@@ -106,12 +114,17 @@ class Platform:
             {
                 "step": step.name or step.target,
                 "kind": step.kind,
-                "semantics": STEP_EMULATION[step.kind]
-                if self.name == "legacy"
-                else "Spark 4 semantics",
+                "semantics": self._semantics(step.kind),
             }
             for step in spec.steps
         ]
+
+    def _semantics(self, kind: str) -> str:
+        if self.name != "legacy":
+            return "Spark 4 semantics"
+        if kind == "r" and self.r_setup:
+            return f"R after the legacy edge node's settings: {'; '.join(self.r_setup)}"
+        return STEP_EMULATION[kind]
 
     def apply(self, spark: SparkSession) -> dict[str, str | None]:
         """Set the platform's conf; returns the previous values so they can be restored."""
@@ -238,6 +251,7 @@ def _run_r(
     tables: dict[str, DataFrame],
     params: dict[str, Any],
     timings: dict[str, float],
+    setup: tuple[str, ...] = (),
 ) -> dict[str, DataFrame]:
     from harness import rbridge
 
@@ -261,12 +275,13 @@ def _run_r(
             table,
             output,
             to_arrow_schema(struct),
+            setup,
         )
         return {output: df.groupBy(*step.group_by).applyInArrow(worker, struct)}
     started = time.perf_counter()
     local = {name: df.toArrow() for name, df in tables.items()}
     split = {"spark_to_client": time.perf_counter() - started}
-    frames = rbridge.call(path, function, local, params, list(schemas))
+    frames = rbridge.call(path, function, local, params, list(schemas), setup)
     split.update(rbridge.take_timings())
     started = time.perf_counter()
     out = {}
@@ -316,11 +331,11 @@ def _run_step(
         return _run_python(spark, spec, step, tables, params)
     if step.kind == "r" and not step.group_by:  # in this process: its peak sizes the driver
         with PeakMemory() as peak:
-            produced = _run_r(spark, spec, step, tables, params, result.r_timings)
+            produced = _run_r(spark, spec, step, tables, params, result.r_timings, platform.r_setup)
         result.r_peak_mb[step.name or step.target] = peak.mb
         return produced
     if step.kind == "r":
-        return _run_r(spark, spec, step, tables, params, result.r_timings)
+        return _run_r(spark, spec, step, tables, params, result.r_timings, platform.r_setup)
     _run_sql(spark, spec, step, params, platform, result.notes)
     produced = {}
     for t in step.produces:

@@ -60,7 +60,7 @@ _OUTPUT_FIELDS = {
     "acceptance",
 }
 _COLUMN_TOL_FIELDS = {"rtol", "atol", "reason"}
-_LEGACY_FIELDS = {"functions", "conf"}
+_LEGACY_FIELDS = {"functions", "conf", "r"}
 _ACCEPTED_FIELDS = {"rule", "reason", "file", "line", "column", "expression"}
 
 
@@ -145,6 +145,9 @@ class ModelSpec:
     datasets: tuple[str, ...] = DATASETS
     legacy_functions: dict[str, str] = field(default_factory=dict)
     legacy_conf: dict[str, str] = field(default_factory=dict)
+    # R code run before each R step on the legacy platform, in place of the profile's (the
+    # edge node's R version decides: [] when it already had today's sampler); None: the profile
+    legacy_r: tuple[str, ...] | None = None
     owner: str = ""
     notes: str = ""
     accepted: tuple[AcceptedFinding, ...] = ()
@@ -460,11 +463,26 @@ def load_spec(path: Path | str) -> ModelSpec:
         datasets=datasets,
         legacy_functions={str(k): str(v) for k, v in (legacy.get("functions") or {}).items()},
         legacy_conf={str(k): str(v) for k, v in (legacy.get("conf") or {}).items()},
+        legacy_r=_legacy_r(path, legacy.get("r", None)),
         owner=str(data.get("owner", "")),
         notes=str(data.get("notes", "")),
         accepted=_parse_accepted(path, data.get("accepted"), steps),
         determinism=determinism,
     )
+
+
+def _legacy_r(path: Path, value: Any) -> tuple[str, ...] | None:
+    """``legacy.r``: R expressions (a list, possibly empty) replacing the profile's."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise _fail(
+            path,
+            "legacy.r",
+            f"must be a list of R expressions, got {value!r}",
+            "e.g. ['RNGkind(sample.kind = \"Rounding\")'], or [] when the edge node ran R >= 3.6",
+        )
+    return tuple(v.strip() for v in value)
 
 
 def discover(suites_root: Path | str) -> dict[str, ModelSpec]:

@@ -4,9 +4,11 @@ Each Python rule's demo runs on a classic session (the legacy platform's kind: i
 SparkContext, RDDs and py4j) and on a Spark Connect session of the same Spark from a server
 this module starts (what Databricks shared and serverless compute are); each R rule's demo
 runs in the R the harness runs, as today's R and after the rule's legacy emulation (or the
-demo's legacy spelling). Then lint on whole models: a Spark 2-style Python step and an R
-step that samples after set.seed are flagged with file:line and the outputs they shape, in
-text, JSON and SARIF; a file R cannot parse is "not analysed" with R's reason.
+demo's legacy spelling). A Spark 2-style model runs on the classic session and, run by
+``run_model`` on the Connect session, fails naming its construct. Then lint on whole models:
+a Spark 2-style Python step and an R step that samples after set.seed are flagged with
+file:line and the outputs they shape, in text, JSON and SARIF; a file R cannot parse is "not
+analysed" with R's reason. (tests/test_r_legacy_sampler.py: the R rule through a golden.)
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from project_copy import copy_project
 
+from harness.api import Project, drop_scratch_database, run_model
 from harness.backends import ConnectServer, get_spark, stop_spark
 from harness.catalogue import Rule, load_catalogue
 from harness.cli import main
-from harness.errors import first_line
+from harness.errors import HarnessError, first_line
 from harness.explain.attribute import with_error_causes
 from harness.explain.lint import find
 from harness.spec import InputSpec, ModelSpec, OutputSpec, StepSpec
@@ -56,11 +60,16 @@ def _check(rule: Rule, side: str, actual: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def python_demos() -> Iterator[dict[str, dict[str, Any]]]:
-    """Every Python rule's demo on a classic session, then on a Spark Connect session."""
+def python_demos(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, dict[str, Any]]]:
+    """Every Python rule's demo on a classic session, then on a Spark Connect session; on
+    Connect also the Spark 2-style step alone and as a model run by ``run_model``."""
+    project = _spark2_project(tmp_path_factory.mktemp("spark2") / "proj")
     stop_spark()
     classic = get_spark("local")
     legacy = {r.id: _run_python(classic, r.demo["python"]) for r in PY_RULES}
+    legacy["run_model"] = _run_model(classic, project)
     stop_spark()  # a process is classic or Connect, one at a time
     server = ConnectServer(driver_memory="1g")
     server.start()
@@ -68,10 +77,31 @@ def python_demos() -> Iterator[dict[str, dict[str, Any]]]:
         client = get_spark("connect", remote=server.url)
         current = {r.id: _run_python(client, r.demo["python"]) for r in PY_RULES}
         current["spark2-step"] = _run_spark2_step(client)
+        current["run_model"] = _run_model(client, project)
     finally:
         stop_spark()
         server.stop()
     yield {"legacy": legacy, "spark": current}
+
+
+def _spark2_project(root: Path) -> Project:
+    """A project whose one model is SPARK2_STEP over the customers fixture."""
+    copy_project(root, models=())
+    _write_spark2_model(root)
+    return Project.find(root)
+
+
+def _run_model(spark: Any, project: Project) -> str:
+    """``run_model``'s error on this session ("" when the model runs)."""
+    spec = project.model("legacy_job")
+    try:
+        run = run_model(spark, project, spec, "sample", materialize=False)
+        run.outputs["counts"].collect()
+    except HarnessError as exc:
+        return str(exc)
+    finally:
+        drop_scratch_database(spark)
+    return ""
 
 
 def _run_spark2_step(spark: Any) -> str:
@@ -98,6 +128,19 @@ def test_a_spark2_step_failing_on_connect_names_its_construct(
     explained = with_error_causes(spec, message)
     assert explained.startswith(message)
     assert "likely cause: spark-context at legacy.py:2 `spark.sparkContext`" in explained
+
+
+@pytest.mark.local_only
+def test_a_spark2_model_run_on_connect_fails_naming_its_construct(
+    python_demos: dict[str, dict[str, Any]],
+) -> None:
+    """The same model through ``run_model``: it runs on a classic session and fails on the
+    Connect backend with Spark's error and the construct lint names as its likely cause."""
+    assert python_demos["legacy"]["run_model"] == ""
+    message = python_demos["spark"]["run_model"]
+    first = message.splitlines()[0]
+    assert "legacy.py: run() failed" in first and "JVM_ATTRIBUTE_NOT_SUPPORTED" in first
+    assert "likely cause: spark-context at legacy.py:2 `spark.sparkContext`" in message
 
 
 @pytest.mark.local_only
@@ -172,6 +215,29 @@ SEEDED_R_STEP = textwrap.dedent(
 )
 
 
+def _write_spark2_model(root: Path) -> None:
+    """suites/legacy_job: SPARK2_STEP as a model reading the customers fixture."""
+    model = root / "suites" / "legacy_job"
+    model.mkdir(parents=True)
+    (model / "legacy.py").write_text(SPARK2_STEP)
+    (model / "model.yaml").write_text(
+        textwrap.dedent(
+            """\
+            name: legacy_job
+            team: t
+            owner: t@example.com
+            description: a Spark 2-style job
+            steps:
+              - python: legacy.py:run
+                produces: [counts]
+            inputs: {customers: customers@1}
+            outputs:
+              counts: {keys: [region]}
+            """
+        )
+    )
+
+
 def _model(tmp_path: Path, kind: str, code: str) -> ModelSpec:
     name = "legacy.py" if kind == "python" else "legacy.R"
     (tmp_path / name).write_text(code)
@@ -219,25 +285,7 @@ def test_lint_reports_python_findings_in_text_json_and_sarif(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``harness lint`` over a project whose one model is the Spark 2-style Python step."""
-    model = tmp_path / "suites" / "legacy_job"
-    model.mkdir(parents=True)
-    (model / "legacy.py").write_text(SPARK2_STEP)
-    (model / "model.yaml").write_text(
-        textwrap.dedent(
-            """\
-            name: legacy_job
-            team: t
-            owner: t@example.com
-            description: a Spark 2-style job
-            steps:
-              - python: legacy.py:run
-                produces: [counts]
-            inputs: {customers: customers@1}
-            outputs:
-              counts: {keys: [region]}
-            """
-        )
-    )
+    _write_spark2_model(tmp_path)
     root = ["--root", str(tmp_path), "lint"]
     assert main([*root, "legacy_job"]) == 0
     text = capsys.readouterr().out

@@ -152,12 +152,15 @@ def symptom_evidence(
 
 
 def legacy_setting(rule: Rule) -> str:
-    """What restores the legacy behaviour: a Spark setting or a Hive UDF to register."""
+    """What restores the legacy behaviour: a Spark setting, a Hive UDF to register, or R code
+    run before the step."""
     parts = [f"{k}={v}" for k, v in rule.legacy_conf.items()]
     parts += [
         f"Hive's {cls.rsplit('.', 1)[-1]} as hive_{fn} (legacy.functions: {{{fn}: {cls}}})"
         for fn, cls in rule.hive_udfs.items()
     ]
+    if rule.legacy_r:
+        parts.append(f"{rule.legacy_r} before the R step")
     return "; ".join(parts)
 
 
@@ -167,7 +170,8 @@ def emulated_here(rule: Rule, spec: ModelSpec | None) -> bool:
     profile = legacy_profile()
     conf = {**profile.conf, **(spec.legacy_conf if spec else {})}
     functions = {**profile.functions, **(spec.legacy_functions if spec else {})}
-    emulated, _ = emulation(conf, functions, {rule.id: rule})
+    r = spec.legacy_r if spec and spec.legacy_r is not None else profile.r
+    emulated, _ = emulation(conf, functions, {rule.id: rule}, r=r)
     return bool(emulated)
 
 
