@@ -135,3 +135,33 @@ def test_many_distinct_strings_cross_in_bulk_both_ways() -> None:
         column = pa.array(values, pa.string())
         back = rconvert.from_r_vector(rconvert.to_r_vector(column))
         assert back.to_pylist() == values
+
+
+DRAW = """
+draw <- function(tables, params) {
+  set.seed(42)
+  data.frame(g = tables$t$g[1], drawn = sample(10, 3))
+}
+"""
+
+
+def test_the_legacy_r_setup_draws_the_old_samplers_values_and_is_undone(tmp_path: Path) -> None:
+    """``setup`` (the legacy platform's R code) runs before the step, per group as in a Spark
+    worker, and today's sampler is back afterwards: R 3.5's draws with it, R 3.6's without."""
+    import pyarrow as pa
+
+    from harness.rsession import r
+
+    script = tmp_path / "draw.R"
+    script.write_text(DRAW)
+    schema = pa.schema([("g", pa.int64()), ("drawn", pa.int64())])
+    group = pa.table({"g": pa.array([7], pa.int64())})
+    legacy = ('RNGkind(sample.kind = "Rounding")',)
+    worker = rbridge.grouped_worker(str(script), "draw", "{}", "t", "out", schema, legacy)
+    assert worker(group).column("drawn").to_pylist() == [10, 9, 3]
+    assert str(r().evalr("RNGkind()[3]")[0]) == "Rejection"
+    today = rbridge.grouped_worker(str(script), "draw", "{}", "t", "out", schema)
+    assert today(group).column("drawn").to_pylist() == [1, 5, 10]
+    out = rbridge.call(script, "draw", {"t": group}, {}, ["out"], legacy)["out"]
+    assert out.column("drawn").to_pylist() == [10, 9, 3]
+    assert str(r().evalr("RNGkind()[3]")[0]) == "Rejection"
