@@ -2,7 +2,8 @@
 strict parity, passes acceptance, and is approved with its record kept in the provenance; a
 faulty change (scores shuffled between customers) fails acceptance with the metric and its
 threshold named, and its approval is refused until overridden. The review page renders in
-a real browser. Real local Spark, real R, real files, on a throwaway copy of the project."""
+a real browser. The same change through the CLI with goldens at a URI. Real local Spark,
+real R, real files, on a throwaway copy of the project."""
 
 from __future__ import annotations
 
@@ -214,6 +215,33 @@ def test_update_golden_refuses_an_output_that_declares_acceptance(
     out = result.stdout.str()
     assert "declares acceptance criteria" in out and "harness propose propensity_glm" in out
     assert store.current_version(SCORES) == before
+
+
+def test_propose_review_approve_with_goldens_at_a_uri(
+    spark, root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The whole change through the CLI with ``--golden-root`` a URI (the cluster store, as
+    a Volume in production): the golden in force, a candidate beside it, the approval."""
+    uri = (root / "golden-at-uri").as_uri()
+    args = ["--root", str(root), "--golden-root", uri]
+    folder = GoldenStore(root / "golden")
+    untouched = {r: folder.versions(r) for r in (SCORES, COEFS)}
+    assert main([*args, "capture", MODEL, "--dataset", "sample"]) == 0
+    store = GoldenStore(uri, lambda: spark)
+    before = store.current_version(SCORES)
+    assert before is not None
+    edit(root, "model.yaml", RETRAIN)
+    assert main([*args, "propose", MODEL, "--reason", "CR-2024-031: retrain"]) == 0
+    out = capsys.readouterr().out
+    version = re.search(r"--candidate (v\d{4})", out).group(1)  # type: ignore[union-attr]
+    assert store.current_version(SCORES) == before and store.candidates(SCORES) == [version]
+    assert (root / "reports/review" / MODEL / "sample" / version / REVIEW_JSON).is_file()
+    assert main([*args, "approve", MODEL, "--candidate", version, "--by", "J. Modeler"]) == 0
+    assert store.current_version(SCORES) == version == store.current_version(COEFS)
+    assert store.candidates(SCORES) == []
+    approval = store.manifest(SCORES)["provenance"]["approval"]
+    assert approval["by"] == "J. Modeler" and approval["replaced"] == before
+    assert {r: folder.versions(r) for r in (SCORES, COEFS)} == untouched  # only the URI
 
 
 @pytest.mark.slow
