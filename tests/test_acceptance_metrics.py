@@ -109,6 +109,9 @@ def test_a_label_column_or_key_that_is_not_there_is_one_line(spark, tmp_path) ->
             "acceptance.label.keys: output 'propensity_scores' has no column 'product'",
         ),
         ({"column": "visits"}, "label.column: 'visits' of 'contacts' must be 0/1 or boolean"),
+        # Found when the label is read, on any backend (Connect analyses plans lazily).
+        ({"where": "contact_dte >= '${train_end}'"}, "acceptance.label.where: "),
+        ({"where": "contact_date >="}, "acceptance.label.where: "),
     ]
     for i, (change, message) in enumerate(cases):
         label = {"table": "contacts", "column": "converted", "keys": ["customer_id", "product_id"]}
@@ -116,6 +119,8 @@ def test_a_label_column_or_key_that_is_not_there_is_one_line(spark, tmp_path) ->
         with pytest.raises(SpecError) as caught:
             evaluate(load_spec(path), "propensity_scores", out, out, label_table=contacts)
         assert message in str(caught.value) and "\n" not in str(caught.value)
+        if "where" in change:
+            assert 'where: "contact_d' in str(caught.value)  # the text as run, Spark's reason
         assert str(caught.value).startswith(str(path))
     path = spec_with(tmp_path / "s", "propensity_scores", scores(score="propensty"))
     with pytest.raises(

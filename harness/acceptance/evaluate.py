@@ -45,9 +45,12 @@ def label_frame(spec: ModelSpec, output: str, label: LabelSpec, table: DataFrame
     if label.where:
         condition = substitute(label.where, spec.parameters, f"{at}.where")
         try:
+            # Analysed now on any backend: Spark Connect analyses lazily, and its client
+            # keeps a filter's schema from its parent (a new column's it asks the server).
+            table.select(F.expr(condition).alias("_acc_where")).schema  # noqa: B018
             table = table.where(F.expr(condition))
         except Exception as exc:
-            raise SpecError(f"{at}.where: {first_line(exc)}") from None
+            raise SpecError(f'{at}.where: "{condition}": {first_line(exc)}') from None
     value = F.col(label.column).cast("int")
     return table.groupBy(*label.keys).agg(F.max(value).alias(LABEL))
 
