@@ -71,9 +71,19 @@ def _timed(part: str, started: float) -> float:
 # ------------------------------------------------------------------------------ calling
 
 
+def _version(script: str) -> tuple[int, int]:
+    """What tells an edited script from the one sourced before: its mtime and size."""
+    try:
+        stat = os.stat(script)
+    except OSError:
+        return (0, 0)  # sys.source then names the missing file
+    return (stat.st_mtime_ns, stat.st_size)
+
+
 @lru_cache(maxsize=32)
-def _load_function(script: str, function: str) -> Any:
-    """Source a script into its own environment once per process; return the function."""
+def _load_function(script: str, function: str, version: tuple[int, int]) -> Any:
+    """Source a script into its own environment once per process and version of the file
+    (an edited script is sourced again); return the function."""
     ri = r()
     env = ri.evalr("new.env(parent = globalenv())")
     try:
@@ -130,7 +140,7 @@ def call(
     ``setup``: R code run just before (the legacy platform's R settings), undone after."""
     ri = r()
     MESSAGES.clear()
-    fn = _load_function(str(script), function)
+    fn = _load_function(str(script), function, _version(str(script)))
     started = time.perf_counter()
     r_tables = ri.ListSexpVector([rconvert.to_r(t) for t in tables.values()])
     r_tables.do_slot_assign("names", ri.StrSexpVector(list(tables)))

@@ -255,7 +255,7 @@ def test_both_changes_on_the_full_data(spark, root: Path) -> None:
     before = store.current_version(full)
     spec_file = root / "suites" / MODEL / "model.yaml"
     spec_text = spec_file.read_text()
-    # R sources a file once per process: the faulty code goes into a file of its own.
+    # The faulty code in a file of its own: the retrain below runs the original.
     code = (root / "suites" / MODEL / "propensity.R").read_text()
     (root / "suites" / MODEL / "propensity_faulty.R").write_text(code.replace(*SHUFFLE))
     spec_file.write_text(spec_text.replace("r: propensity.R:score", "r: propensity_faulty.R:score"))

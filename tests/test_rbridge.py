@@ -165,3 +165,20 @@ def test_the_legacy_r_setup_draws_the_old_samplers_values_and_is_undone(tmp_path
     out = rbridge.call(script, "draw", {"t": group}, {}, ["out"], legacy)["out"]
     assert out.column("drawn").to_pylist() == [10, 9, 3]
     assert str(r().evalr("RNGkind()[3]")[0]) == "Rejection"
+
+
+def test_an_edited_script_is_sourced_again(tmp_path: Path) -> None:
+    """A script edited in the same process (a notebook, a proposal run after an edit) is
+    read again; an unchanged one is not."""
+    import os
+
+    import pyarrow as pa
+
+    script = tmp_path / "step.R"
+    script.write_text("f <- function(tables, params) data.frame(v = 1L)\n")
+    t = {"t": pa.table({"x": [1]})}
+    assert rbridge.call(script, "f", t, {}, ["out"])["out"].column("v").to_pylist() == [1]
+    stat = script.stat()
+    script.write_text("f <- function(tables, params) data.frame(v = 22L)\n")
+    os.utime(script, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert rbridge.call(script, "f", t, {}, ["out"])["out"].column("v").to_pylist() == [22]
