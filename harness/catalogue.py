@@ -375,6 +375,15 @@ class LegacyProfile:
     functions: dict[str, str]  # Hive function name -> Hive UDF class
     r: tuple[str, ...] = ()  # R code run before each R step, in catalogue order
 
+    def overridden(
+        self, conf: dict[str, str], functions: dict[str, str], r: tuple[str, ...] | None
+    ) -> LegacyProfile:
+        """This profile with a spec's ``legacy:`` settings on top: its conf and UDFs added
+        (one of the same name wins), its R code in place of the profile's (None: keep it)."""
+        return LegacyProfile(
+            {**self.conf, **conf}, {**self.functions, **functions}, self.r if r is None else r
+        )
+
 
 def legacy_profile(rules: dict[str, Rule] | None = None) -> LegacyProfile:
     """The profile of the catalogue's emulatable rules (``load_catalogue`` checked that no

@@ -39,7 +39,7 @@ from pyspark.sql.types import StructType
 
 from harness import steplog
 from harness.backends import sees_local_files
-from harness.catalogue import emulation, legacy_profile
+from harness.catalogue import LegacyProfile, emulation, legacy_profile
 from harness.errors import HarnessError, ModelRunError, first_line
 from harness.legacy_rewrite import FUNCTION, merge_percentile_calls
 from harness.memory import PeakMemory
@@ -94,17 +94,19 @@ class Platform:
         if name not in PLATFORMS:
             raise ModelRunError(f"unknown platform '{name}' (use {', '.join(PLATFORMS)})")
         self.name = name
-        self.conf = {**LEGACY_CONF, **spec.legacy_conf} if name == "legacy" else {}
-        functions = {**HIVE_FUNCTIONS, **spec.legacy_functions} if name == "legacy" else {}
-        self.functions = {fn: f"hive_{fn}" for fn in functions}
-        self.classes = {f"hive_{fn}": cls for fn, cls in functions.items()}
+        profile = (
+            _PROFILE.overridden(spec.legacy_conf, spec.legacy_functions, spec.legacy_r)
+            if name == "legacy"
+            else LegacyProfile({}, {})
+        )
+        self.conf = dict(profile.conf)
+        self.functions = {fn: f"hive_{fn}" for fn in profile.functions}
+        self.classes = {f"hive_{fn}": cls for fn, cls in profile.functions.items()}
         # R code run before each R step: the legacy edge node's R (its sampler, ...).
-        self.r_setup: tuple[str, ...] = ()
-        if name == "legacy":
-            self.r_setup = _PROFILE.r if spec.legacy_r is None else spec.legacy_r
+        self.r_setup = profile.r
         # Catalogue rule ids this platform reproduces the legacy behaviour for, and the others.
         self.emulated_rules, self.not_emulated_rules = emulation(
-            self.conf, functions, r=self.r_setup
+            profile.conf, profile.functions, r=profile.r
         )
 
     def step_semantics(self, spec: ModelSpec) -> list[dict[str, str]]:

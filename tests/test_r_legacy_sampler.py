@@ -49,6 +49,11 @@ def _sample_line(project: Project) -> int:
     return next(n for n, line in enumerate(lines, 1) if "train[sample(" in line)
 
 
+def _provenance(project: Project) -> dict:
+    ref = GoldenRef("propensity_glm", "sample", OUTPUT)
+    return project.store().manifest(ref)["provenance"]
+
+
 def _run_and_compare(spark, project: Project) -> CompareResult:
     spec = project.model("propensity_glm")
     assert capture(spark, project, spec, "sample", only_missing=False, reason="planted")
@@ -66,9 +71,7 @@ def test_a_golden_drawn_with_the_legacy_sampler_differs_and_names_the_rule(
     comparison = _run_and_compare(spark, project)
     result = comparison.to_dict()
 
-    provenance = project.store().manifest(GoldenRef("propensity_glm", "sample", OUTPUT))[
-        "provenance"
-    ]
+    provenance = _provenance(project)
     assert "r-sample-kind" in provenance["emulated_rules"]
     (step,) = provenance["steps"]
     assert 'RNGkind(sample.kind = "Rounding")' in step["semantics"]
@@ -100,8 +103,6 @@ def test_an_edge_node_with_todays_r_captures_what_spark_draws(
     project = _project(tmp_path / "proj", legacy_r="[]")
     result = _run_and_compare(spark, project).to_dict()
     assert result["passed"], result["failing_columns"]
-    provenance = project.store().manifest(GoldenRef("propensity_glm", "sample", OUTPUT))[
-        "provenance"
-    ]
+    provenance = _provenance(project)
     assert "r-sample-kind" in provenance["not_emulated_rules"]
     assert provenance["steps"][0]["semantics"] == "R's own semantics (not emulated)"

@@ -168,10 +168,9 @@ def emulated_here(rule: Rule, spec: ModelSpec | None) -> bool:
     """Whether this project's legacy platform reproduces Hive's behaviour for ``rule``
     (its goldens then show the difference the rule describes)."""
     profile = legacy_profile()
-    conf = {**profile.conf, **(spec.legacy_conf if spec else {})}
-    functions = {**profile.functions, **(spec.legacy_functions if spec else {})}
-    r = spec.legacy_r if spec and spec.legacy_r is not None else profile.r
-    emulated, _ = emulation(conf, functions, {rule.id: rule}, r=r)
+    if spec is not None:
+        profile = profile.overridden(spec.legacy_conf, spec.legacy_functions, spec.legacy_r)
+    emulated, _ = emulation(profile.conf, profile.functions, {rule.id: rule}, r=profile.r)
     return bool(emulated)
 
 
