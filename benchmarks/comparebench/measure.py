@@ -119,6 +119,29 @@ def jvm_used_after_gc_mb(spark: Any) -> float | None:
         return None
 
 
+def timed_run(
+    contender: Contender,
+    spark: Any,
+    golden: Any,
+    candidate: Any,
+    fail_types: tuple[type[BaseException], ...] = (),
+    errors: tuple[type[BaseException], ...] = (Exception,),
+) -> tuple[str, dict[str, int] | None, str | dict[str, Any], float]:
+    """``contender.run`` timed: (verdict, counts, note, seconds). An exception of
+    ``fail_types`` is the contender's way of saying "fail"; one of ``errors`` is an error
+    (a peer's child process, which must always report, counts every BaseException)."""
+    started = time.perf_counter()
+    counts: dict[str, int] | None = None
+    note: str | dict[str, Any] = ""
+    try:
+        verdict, counts, note = contender.run(spark, golden, candidate)
+    except fail_types as exc:
+        verdict, note = "fail", short_error(exc, 100)
+    except errors as exc:
+        verdict, note = "error", short_error(exc)
+    return verdict, counts, note, time.perf_counter() - started
+
+
 def run_in_process(
     spark: Any, sampler: HeapSampler, contender: Contender, golden: Any, candidate: Any
 ) -> dict:
@@ -129,14 +152,7 @@ def run_in_process(
     probe = RssProbe()
     probe.begin()
     sampler.begin()
-    started = time.perf_counter()
-    counts: dict[str, int] | None = None
-    note: str | dict[str, Any] = ""
-    try:
-        verdict, counts, note = contender.run(spark, golden, candidate)
-    except Exception as exc:
-        verdict, note = "error", short_error(exc)
-    seconds = time.perf_counter() - started
+    verdict, counts, note, seconds = timed_run(contender, spark, golden, candidate)
     heap_peak = sampler.end()
     rss = probe.end()
     return {

@@ -14,11 +14,10 @@ import json
 import logging
 import os
 import sys
-import time
 from typing import Any, NoReturn
 
 from .contenders import BY_NAME, short_error
-from .measure import RssProbe
+from .measure import RssProbe, timed_run
 
 PROTOCOL = "@@BENCH@@ "  # prefix of the child's report lines (anything else is ignored)
 
@@ -61,16 +60,9 @@ def child_main(name: str, group: str, golden_path: str, candidate_path: str) -> 
     emit(event="ready")
     probe = RssProbe()
     probe.begin()
-    started = time.perf_counter()
-    counts: dict[str, int] | None = None
-    note: str | dict[str, Any] = ""
-    try:
-        verdict, counts, note = peer.run(spark, golden, candidate)
-    except fail_types as exc:
-        verdict, note = "fail", short_error(exc, 100)
-    except BaseException as exc:
-        verdict, note = "error", short_error(exc)
-    seconds = time.perf_counter() - started
+    verdict, counts, note, seconds = timed_run(
+        peer, spark, golden, candidate, fail_types, (BaseException,)
+    )
     emit(
         event="done",
         verdict=verdict,
