@@ -96,6 +96,14 @@ def data_lost(before: dict[str, str], after: dict[str, str]) -> str:
     return f"lost {lost[:3]} changed {changed[:3]}"
 
 
+def record_fault(record_property: Any, fault: str, outcome: str, lost: str) -> None:
+    """A test's row of the fault table (scripts/fault-table.sh reads these JUnit
+    properties): the fault, what happened (one line), what golden data was lost."""
+    record_property("fault", fault)
+    record_property("outcome", outcome.replace("\n", " ")[:400])
+    record_property("data_lost", lost)
+
+
 def run_pytest(
     root: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 900
 ) -> subprocess.CompletedProcess[str]:

@@ -20,7 +20,15 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from faults import data_lost, faulty_project, golden_digests, model, run_pytest, summary
+from faults import (
+    data_lost,
+    faulty_project,
+    golden_digests,
+    model,
+    record_fault,
+    run_pytest,
+    summary,
+)
 from project_copy import REPO
 
 from harness import api
@@ -201,17 +209,17 @@ def test_connect_server_killed_mid_run(fault_project, owner, record_property, tm
     finally:
         if server is not None:
             server.stop()
-    record_property("fault", f"Spark Connect server killed mid-run ({owner}-owned)")
     data = summary(report)
     faulty = model(data, "faulty_rate")
-    record_property(
-        "outcome",
+    lost = data_lost(before, golden_digests(root))
+    record_fault(
+        record_property,
+        f"Spark Connect server killed mid-run ({owner}-owned)",
         f"exit {result.returncode}; faulty_rate {faulty['status']}, "
         f"retried after: {faulty.get('retried_after')}; adoption_rate "
         f"{model(data, 'adoption_rate')['status']}",
+        lost,
     )
-    lost = data_lost(before, golden_digests(root))
-    record_property("data_lost", lost)
     assert result.returncode == 0, result.stdout[-3000:]
     assert faulty["status"] == "passed" and faulty["retried_after"], faulty
     if owner == "harness":
@@ -261,14 +269,14 @@ def test_xdist_worker_killed(fault_project, record_property, tmp_path):
     )
     data = summary(report)
     faulty = model(data, "faulty_rate")
-    record_property("fault", "pytest-xdist worker killed (SIGKILL) mid-model")
-    record_property(
-        "outcome",
+    lost = data_lost(before, golden_digests(root))
+    record_fault(
+        record_property,
+        "pytest-xdist worker killed (SIGKILL) mid-model",
         f"exit {result.returncode}; faulty_rate {faulty['status']}: {faulty['error']}; "
         f"adoption_rate {model(data, 'adoption_rate')['status']}",
+        lost,
     )
-    lost = data_lost(before, golden_digests(root))
-    record_property("data_lost", lost)
     assert result.returncode == 1, result.stdout[-3000:]
     assert faulty["status"] == "error" and "crashed while running" in faulty["error"]
     assert model(data, "adoption_rate")["status"] == "passed"
@@ -321,14 +329,14 @@ def test_local_cluster_executor_killed(fault_project, record_property, tmp_path)
         )
     data = summary(report)
     faulty = model(data, "faulty_rate")
-    record_property("fault", "local cluster executor JVM killed mid-run")
-    record_property(
-        "outcome",
+    lost = data_lost(before, golden_digests(root))
+    record_fault(
+        record_property,
+        "local cluster executor JVM killed mid-run",
         f"exit {result.returncode}; faulty_rate {faulty['status']} "
         f"(retried: {faulty.get('retried_after') or 'no'}); Spark rescheduled the tasks",
+        lost,
     )
-    lost = data_lost(before, golden_digests(root))
-    record_property("data_lost", lost)
     assert (tmp_path / "fault-done").read_text() == "kill-cluster-executor"
     assert result.returncode == 0, result.stdout[-3000:]
     assert faulty["status"] == "passed"
@@ -361,14 +369,14 @@ def test_cancelled_run_is_resumed(fault_project, record_property, tmp_path):
     resumed = run_pytest(root, "-n", "0", "--harness-report-dir", str(report), "--harness-resume")
     data = summary(report)
     kept, rerun = model(data, "adoption_rate"), model(data, "faulty_rate")
-    record_property("fault", "nightly cancelled halfway (SIGKILL), then --harness-resume")
-    record_property(
-        "outcome",
+    lost = data_lost(before, golden_digests(root))
+    record_fault(
+        record_property,
+        "nightly cancelled halfway (SIGKILL), then --harness-resume",
         f"resume exit {resumed.returncode}; adoption_rate kept ({kept['carried_over']}), "
         f"faulty_rate rerun: {rerun['status']}",
+        lost,
     )
-    lost = data_lost(before, golden_digests(root))
-    record_property("data_lost", lost)
     assert resumed.returncode == 0, resumed.stdout[-3000:]
     assert kept["status"] == "passed" and kept["carried_over"]
     assert rerun["status"] == "passed" and not rerun["carried_over"]

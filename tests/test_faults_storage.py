@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+from faults import record_fault
 
 from harness.compare import compare, engine
 from harness.errors import GoldenError
@@ -85,12 +86,6 @@ def data_lost(store: GoldenStore, before: dict[str, Any]) -> str:
     except GoldenError as exc:
         return f"{before['version']} no longer verifies: {exc}"
     return "none"
-
-
-def record(record_property, fault: str, outcome: str, lost: str) -> None:
-    record_property("fault", fault)
-    record_property("outcome", outcome.replace("\n", " ")[:400])
-    record_property("data_lost", lost)
 
 
 # ------------------------------------------------------------------- a small disk
@@ -202,7 +197,9 @@ def test_a_full_disk_while_a_golden_is_written_keeps_the_version_in_force(
     # the disk has room again: the next refresh goes through, past any partial version
     after = refresh(store, spark, small(spark, bump=2.0))
     assert store.current_version(REF) == after["version"] != before["version"]
-    record(record_property, f"full disk while writing {STEPS[step]} ({kind} store)", message, lost)
+    record_fault(
+        record_property, f"full disk while writing {STEPS[step]} ({kind} store)", message, lost
+    )
     assert lost == "none"
 
 
@@ -231,7 +228,9 @@ def test_a_damaged_golden_file_is_an_error_naming_it(spark, tmp_path: Path, reco
             outcomes.append(f"{kind}, {checked}: {message}")
         losses.append("none" if store.current_version(REF) == "v0001" else "pointer moved")
     lost = "none" if set(losses) == {"none"} else "; ".join(losses)
-    record(record_property, "a byte flipped in a golden data file", " | ".join(outcomes), lost)
+    record_fault(
+        record_property, "a byte flipped in a golden data file", " | ".join(outcomes), lost
+    )
     assert lost == "none"
 
 
@@ -346,7 +345,7 @@ def test_two_refreshes_of_one_golden_at_once_one_wins(
         if p.is_file()
     }
     lost = "none" if old_files == before["files"] else f"{before['version']} changed"
-    record(
+    record_fault(
         record_property,
         f"two refreshes of one golden at once ({kind} store)",
         f"{winner} won; the other: {loser.removeprefix('LOST GoldenError ')}",
@@ -431,7 +430,7 @@ def test_comparisons_in_threads_of_one_session_match_one_at_a_time(spark, record
         k for k in set(conf_before) | set(conf_after) if conf_before.get(k) != conf_after.get(k)
     )
     lost = "none" if not mismatched else f"results differ for comparisons {mismatched}"
-    record(
+    record_fault(
         record_property,
         f"{len(results)} comparisons in threads of one session",
         f"{len(results) - len(mismatched)} of {len(results)} equal to their sequential "
