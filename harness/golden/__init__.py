@@ -7,6 +7,8 @@
 * :mod:`.disk`: a folder on this machine (kept in git; sha256 per file, ``CURRENT``);
 * :mod:`.cluster`: a URI the cluster reads and writes (Spark does all I/O; a content
   digest computed on the cluster; numbered pointer objects);
+* :mod:`.journal`: the switch record that makes a model's approval of several outputs
+  one step;
 * :mod:`.summary`: per-column statistics and the reviewable ``summary.ambr``;
 * :mod:`.provenance`: where a golden came from (emulated, imported, refreshed), as reports
   show it.

@@ -162,3 +162,16 @@ class Storage(Protocol):
     def put_note(self, ref: GoldenRef, version: str, name: str, text: str) -> None:
         """Write (or replace) such a record; the version's data and manifest never change."""
         ...
+
+    def journal_text(self, model: str, dataset: str) -> str | None:
+        """The model's switch record (:mod:`.journal`) as written, or None."""
+        ...
+
+    def put_journal(self, model: str, dataset: str, text: str) -> None:
+        """Write the model's switch record, whole or not at all: a model's approval's
+        commit point."""
+        ...
+
+    def clear_journal(self, model: str, dataset: str) -> None:
+        """End the record once every output's pointer has been switched."""
+        ...

@@ -50,6 +50,7 @@ from harness.golden.base import (
     now,
     who,
 )
+from harness.golden.journal import SWITCH, done_text
 
 POINTERS = "pointers"
 QUARANTINED = "QUARANTINED"  # beside a version whose write failed: never listed, never in force
@@ -465,6 +466,20 @@ class ClusterStorage:
 
     def put_note(self, ref: GoldenRef, version: str, name: str, text: str) -> None:
         self._put(f"{self.where(ref, version)}/{name}", text, replace=True)
+
+    def _journal(self, model: str, dataset: str) -> str:
+        return f"{self.root}/{model}/{dataset}/{SWITCH}"
+
+    def journal_text(self, model: str, dataset: str) -> str | None:
+        return self._get(self._journal(model, dataset), strict=False)
+
+    def put_journal(self, model: str, dataset: str, text: str) -> None:
+        """Overwritten (no rename on object stores): cut short, it does not verify, and a
+        record that does not verify names nothing."""
+        self._put(self._journal(model, dataset), text, replace=True)
+
+    def clear_journal(self, model: str, dataset: str) -> None:
+        self._put(self._journal(model, dataset), done_text(), replace=True)
 
     # ------------------------------------------------------------------- verifying
 

@@ -30,6 +30,7 @@ from harness.backends import sees_local_files
 from harness.errors import GoldenError
 from harness.fixtures import sha256_file
 from harness.golden.base import MANIFEST, SUMMARY, GoldenRef, Staged, io_failure, now, who
+from harness.golden.journal import SWITCH
 
 CURRENT = "CURRENT"
 LOCK = ".refresh.lock"  # flock'ed while a write runs; holds the writer's pid, for messages
@@ -185,6 +186,28 @@ class DiskStorage:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, folder / name)
+
+    def _journal(self, model: str, dataset: str) -> Path:
+        return self.path / model / dataset / SWITCH
+
+    def journal_text(self, model: str, dataset: str) -> str | None:
+        path = self._journal(model, dataset)
+        return path.read_text() if path.is_file() else None
+
+    def put_journal(self, model: str, dataset: str, text: str) -> None:
+        path = self._journal(model, dataset)
+        tmp = path.with_name(f".{SWITCH}.tmp")
+        try:
+            _write_synced(tmp, text)
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise GoldenError(
+                f"{path}: writing the switch record failed: {io_failure(exc)}"
+            ) from None
+
+    def clear_journal(self, model: str, dataset: str) -> None:
+        self._journal(model, dataset).unlink(missing_ok=True)
 
     # ------------------------------------------------------------------------ verifying
 

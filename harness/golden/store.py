@@ -13,10 +13,12 @@ in git) or any URI the cluster reads and writes (:mod:`.cluster`: ``file:``, ``a
 
 A write is atomic in both: the new version is complete before the switch to it, and the
 switch is one step (a rename on disk, a pointer object written last on a URI); a crash or
-Ctrl-C at any point leaves the previous version in force. A write that fails (a full disk,
-an I/O error) says so in one line naming the golden, what failed and the version still in
-force, and removes (at a URI: quarantines) what it wrote. Two writes of one golden at once:
-one wins, the other fails (a lock on disk, a compare-and-swap of the pointer at a URI).
+Ctrl-C at any point leaves the previous version in force. An approval of a model's several
+outputs is one step too: a switch record for the model commits it (:mod:`.journal`). A
+write that fails (a full disk, an I/O error) says so in one line naming the golden, what
+failed and the version still in force, and removes (at a URI: quarantines) what it wrote.
+Two writes of one golden at once: one wins, the other fails (a lock on disk, a
+compare-and-swap of the pointer at a URI).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import json
 import os
 import re
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +47,7 @@ from harness.golden.base import (
     now,
     who,
 )
+from harness.golden.journal import pending, record_text
 
 KEEP_VERSIONS = 5
 ROOT_ENV = "HARNESS_GOLDEN_ROOT"  # the golden root when no option names one
@@ -92,6 +96,11 @@ class GoldenStore:
         return self.storage.versions(ref)
 
     def current_version(self, ref: GoldenRef) -> str | None:
+        """The version in force: the one a model's approval in progress names for it
+        (:mod:`.journal`), else the one its pointer names."""
+        record = pending(self.storage.journal_text(ref.model, ref.dataset))
+        if record is not None and ref.output in record["outputs"]:
+            return str(record["outputs"][ref.output])
         return self.storage.current(ref)
 
     def exists(self, ref: GoldenRef) -> bool:
@@ -200,6 +209,7 @@ class GoldenStore:
             raise GoldenError("a golden refresh needs a reason (--harness-reason 'CR-123: ...')")
         if candidate != (provenance.get("source") == "proposal"):
             raise GoldenError("a candidate golden is exactly one written by a proposal")
+        self.settle(ref.model, ref.dataset)
         with self.storage.guard(ref) as expected:
             previous = self.current_version(ref)
             existing = self.versions(ref)
@@ -283,21 +293,72 @@ class GoldenStore:
         return f"v{(int(existing[-1][1:]) + 1) if existing else 1:04d}"
 
     def approve(self, ref: GoldenRef, version: str, record: dict[str, Any]) -> dict[str, Any]:
-        """Put candidate ``version`` in force: its data verified, ``record`` (who approved,
-        when, any override) written beside it, then the switch, one atomic step, last. A
-        crash before the switch leaves the version in force unchanged."""
+        """Put candidate ``version`` of one output in force (:meth:`approve_all`)."""
+        return self.approve_all(version, {ref: record})[ref]
+
+    def approve_all(
+        self, version: str, records: dict[GoldenRef, dict[str, Any]]
+    ) -> dict[GoldenRef, dict[str, Any]]:
+        """Put candidate ``version`` of outputs of one model and dataset in force, as one
+        step: each verified and its ``record`` (who approved, when, any override) written
+        beside it; then, for several outputs, the switch record (:mod:`.journal`), the
+        commit point; then each output's pointer. A crash before the commit point leaves
+        every output's version in force unchanged, one after it leaves all approved."""
         from harness.golden.summary import render_summary
 
-        with self.storage.guard(ref) as expected:
-            self._candidate(ref, version, allow_approved=True)
-            self.verify(ref, version)
-            self.storage.put_note(ref, version, APPROVAL, json.dumps(record, sort_keys=True))
+        refs = list(records)
+        scopes = {(r.model, r.dataset) for r in refs}
+        if len(scopes) != 1:
+            raise GoldenError("one approval puts outputs of one model and dataset in force")
+        ((model, dataset),) = scopes
+        self.settle(model, dataset)
+        with ExitStack() as stack:
+            expected = {ref: stack.enter_context(self.storage.guard(ref)) for ref in refs}
+            replaced = {}
+            for ref in refs:
+                self._candidate(ref, version, allow_approved=True)
+                self.verify(ref, version)
+                replaced[ref.output] = self.current_version(ref)
+            for ref, record in records.items():
+                self.storage.put_note(ref, version, APPROVAL, json.dumps(record, sort_keys=True))
             fault("after-approval")
-            manifest = self.manifest(ref, version)
-            text = self.storage.manifest_text(ref, version) or ""
-            fault("before-approval-switch")
-            self.storage.switch(ref, version, text, render_summary(manifest), expected)
-        return manifest
+            journal = len(refs) > 1  # one pointer switches atomically by itself
+            if journal:
+                targets = {r.output: version for r in refs}
+                self.storage.put_journal(model, dataset, record_text(version, targets, replaced))
+                fault("after-switch-record")
+            manifests = {}
+            for i, ref in enumerate(refs):
+                fault("before-approval-switch" if i == 0 else "between-approval-switches")
+                manifests[ref] = self.manifest(ref, version)
+                text = self.storage.manifest_text(ref, version) or ""
+                self.storage.switch(
+                    ref, version, text, render_summary(manifests[ref]), expected[ref]
+                )
+            if journal:
+                self.storage.clear_journal(model, dataset)
+        return manifests
+
+    def settle(self, model: str, dataset: str) -> list[str]:
+        """Finish an approval cut short after its commit point (:mod:`.journal`): switch the
+        pointers its record names, then clear it. Returns the outputs switched now."""
+        from harness.golden.summary import render_summary
+
+        record = pending(self.storage.journal_text(model, dataset))
+        if record is None:
+            return []
+        switched = []
+        for output, version in record["outputs"].items():
+            ref = GoldenRef(model, dataset, output)
+            with self.storage.guard(ref) as expected:
+                if self.storage.current(ref) == version:
+                    continue
+                manifest = self.manifest(ref, version)
+                text = self.storage.manifest_text(ref, version) or ""
+                self.storage.switch(ref, version, text, render_summary(manifest), expected)
+                switched.append(output)
+        self.storage.clear_journal(model, dataset)
+        return switched
 
     def discard(self, ref: GoldenRef, version: str, record: dict[str, Any]) -> None:
         """Set an unapproved candidate aside (it stays listed, marked discarded)."""
@@ -346,6 +407,7 @@ class GoldenStore:
                 f"{self.storage.where(ref)}: golden {ref} has no version {version} "
                 f"(versions: {', '.join(self.versions(ref)) or 'none'})"
             )
+        self.settle(ref.model, ref.dataset)
         with self.storage.guard(ref) as expected:
             manifest = self.verify(ref, version)
             if self.status(ref, version, manifest) in ("candidate", "discarded"):

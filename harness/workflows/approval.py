@@ -264,7 +264,7 @@ def approve(
             f"{spec.name}/{dataset} {version} not approved, acceptance failed ({what}); "
             "nothing changed (approve anyway with --override 'why')"
         )
-    records = {}
+    records: dict[GoldenRef, dict[str, Any]] = {}
     for output, ref in todo.items():
         prov = manifests[output]["provenance"]
         acc = prov.get("acceptance") or {}
@@ -281,9 +281,9 @@ def approve(
             },
             "acceptance_passed": acc.get("passed"),
         }
-        store.approve(ref, version, record)
-        records[output] = record
-    return records
+        records[ref] = record
+    store.approve_all(version, records)  # one step for all outputs (golden/journal.py)
+    return {ref.output: record for ref, record in records.items()}
 
 
 def discard(
