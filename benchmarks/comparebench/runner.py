@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("py4j").setLevel(logging.WARNING)
     load_start = os.getloadavg()
 
-    from harness.session import spark_version, work_root
+    from harness.backends import spark_version
+    from harness.workdir import work_root
 
     with open_session(args.session, work_root()) as spark:
         return _run(spark, args, load_start, spark_version(spark), work_root())

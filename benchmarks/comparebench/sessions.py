@@ -2,7 +2,7 @@
 
 One job: the three session kinds, so that the engine can be shown as fast in each.
 
-* ``harness`` (default): ``harness.session.get_spark("local")``, the harness's own JVM
+* ``harness`` (default): ``harness.backends.get_spark("local")``, the harness's own JVM
   options and settings;
 * ``stock``: a session as a user builds it in a notebook, ``SparkSession.builder
   .master("local[2]")`` with stock JVM options and default ``spark.sql.*`` settings (only
@@ -31,7 +31,7 @@ SESSIONS = ("harness", "stock", "connect")
 @contextlib.contextmanager
 def open_session(kind: str, wroot: Path) -> Iterator[Any]:
     """The benchmark's session of ``kind`` (see this module's docstring), stopped afterwards."""
-    from harness.session import get_spark, stop_spark
+    from harness.backends import get_spark, stop_spark
 
     memory = os.environ.get("HARNESS_DRIVER_MEMORY", "4g")
     scratch = wroot / "bench" / "tmp"
