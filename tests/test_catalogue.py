@@ -201,6 +201,10 @@ def _good() -> dict[str, Any]:
             lambda r: r.update(refine={"round_trips": ["from_unixtime"]}),
             r"rules\[0\]\.refine\.round_trips: 'from_unixtime' \(outer\(inner\)\)",
         ),
+        (
+            lambda r: r.update(refine={"halves": "yes"}),
+            r"rules\[0\]\.refine\.halves: expected true or false",
+        ),
     ],
 )
 def test_malformed_rule_names_the_field(tmp_path: Path, change, message: str) -> None:

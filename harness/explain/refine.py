@@ -10,10 +10,11 @@ marked "type unknown"). A match is dropped when any property says no.
 The proofs are deliberately narrow: a divisor that is a non-zero literal, ``COUNT(*)`` of a
 grouped SELECT or a window, ``NULLIF(y, 0)``, or a division guarded by ``y <> 0`` in its
 CASE branch or (in the select list) its SELECT's WHERE; a datetime pattern literal without
-a changed letter; a parse/format round trip; a cast guarded by an anchored ``RLIKE`` whose every
-match (after the ``regexp_replace`` that deletes characters before the cast) is in the
-rule's ``safe_strings`` for the target type, which greenery decides by comparing the two
-regular languages, or by ``TRY_CAST(s AS t) IS NOT NULL``.
+a changed letter; a parse/format round trip; a square root of a literal >= 0, of a call that
+is never negative or under ``x >= 0``; a rounding of a whole number; a cast guarded by an
+anchored ``RLIKE`` whose every match (after the ``regexp_replace`` that deletes characters
+before the cast) is in the rule's ``safe_strings`` for the target type, which greenery
+decides by comparing the two regular languages, or by ``TRY_CAST(s AS t) IS NOT NULL``.
 """
 
 from __future__ import annotations
@@ -111,15 +112,35 @@ def _select_of(node: exp.Expr) -> exp.Select | None:
     return parent
 
 
-def _bounds_positive(condition: exp.Expr, divisor: str) -> bool:
-    """Whether ``condition`` (a conjunction) holds only when ``divisor`` is not zero."""
+Proof = Callable[[type[exp.Expr], Decimal], bool]  # (comparison, literal): proves it?
+
+
+def _nonzero(op: type[exp.Expr], bound: Decimal) -> bool:
+    """``subject <op> bound`` rules out a zero subject."""
+    return (
+        (op is exp.NEQ and bound == 0)
+        or (op is exp.GT and bound >= 0)
+        or (op is exp.GTE and bound > 0)
+        or (op is exp.LT and bound <= 0)
+        or (op is exp.LTE and bound < 0)
+    )
+
+
+def _nonnegative(op: type[exp.Expr], bound: Decimal) -> bool:
+    """``subject <op> bound`` rules out a negative subject."""
+    return op in (exp.GT, exp.GTE) and bound >= 0
+
+
+def _bounds(condition: exp.Expr, subject: str, proves: Proof) -> bool:
+    """Whether ``condition`` (a conjunction) holds only when ``subject`` is as ``proves``
+    wants it (compared with a literal)."""
     for conjunct in condition.flatten() if isinstance(condition, exp.And) else [condition]:
         part = unwrap(conjunct)
         if not isinstance(part, (exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)):
             continue
         left, right = unwrap(part.left), unwrap(part.right)
         for side, other, flipped in ((left, right, False), (right, left, True)):
-            if side is None or hive_sql(side) != divisor:
+            if side is None or hive_sql(side) != subject:
                 continue
             bound = _number(other)
             if bound is None:
@@ -131,24 +152,20 @@ def _bounds_positive(condition: exp.Expr, divisor: str) -> bool:
                 exp.LTE: exp.GTE,
             }
             op: type[exp.Expr] = flip.get(type(part), type(part)) if flipped else type(part)
-            if (
-                (op is exp.NEQ and bound == 0)
-                or (op is exp.GT and bound >= 0)
-                or (op is exp.GTE and bound > 0)
-                or (op is exp.LT and bound <= 0)
-                or (op is exp.LTE and bound < 0)
-            ):
+            if proves(op, bound):
                 return True
     return False
 
 
-def _guarded(node: exp.Expr, divisor: str) -> bool:
+def _guarded(node: exp.Expr, subject: str, proves: Proof) -> bool:
+    """Whether ``node`` is computed only where ``subject`` is as ``proves`` wants it: in a
+    CASE branch whose condition says so or, in the select list, under such a WHERE."""
     child, parent = node, node.parent
     while parent is not None:
         if (
             isinstance(parent, exp.If)
             and child.arg_key == "true"
-            and _bounds_positive(parent.this, divisor)
+            and _bounds(parent.this, subject, proves)
         ):
             return True
         if isinstance(parent, exp.Select):
@@ -159,7 +176,7 @@ def _guarded(node: exp.Expr, divisor: str) -> bool:
             return (
                 child.arg_key == "expressions"
                 and where is not None
-                and _bounds_positive(where.this, divisor)
+                and _bounds(where.this, subject, proves)
             )
         child, parent = parent, parent.parent
     return False
@@ -192,7 +209,34 @@ def _safe_divisors(node: exp.Expr, kinds: list[str], _t: StatementTypes, _r: Rul
         and _number(divisor.expression) == 0
     ):
         return False
-    return not ("guarded" in kinds and _guarded(node, hive_sql(divisor)))
+    return not ("guarded" in kinds and _guarded(node, hive_sql(divisor), _nonzero))
+
+
+def _non_negative(node: exp.Expr, functions: list[str], _t: StatementTypes, _r: Rule) -> Answer:
+    """Whether the argument can be negative: not when it is a literal >= 0, a call of one of
+    ``functions`` (never negative: abs, exp...) or guarded by ``x >= 0`` / ``x > 0``."""
+    argument = unwrap(_operand(node))
+    if argument is None:
+        return True
+    value = _number(argument)
+    if value is not None:
+        return value < 0
+    if printed_name(argument) in functions:
+        return False
+    return not _guarded(node, hive_sql(argument), _nonnegative)
+
+
+def _halves(node: exp.Expr, on: bool, types: StatementTypes, _r: Rule) -> Answer:
+    """Whether a rounding can meet a half: an integral operand rounded to a scale >= 0 is
+    already whole; a scale computed at run time may be negative."""
+    args = arguments(node)
+    if not on or not args:
+        return True
+    scale = _number(args[1]) if len(args) > 1 else Decimal(0)
+    if scale is None or scale < 0:
+        return True
+    integral = is_type(types.of(args[0]), ["integral"])
+    return None if integral is None else not integral
 
 
 # ------------------------------------------------------------------- calls and literals
@@ -448,6 +492,8 @@ _CHECKS: dict[str, Callable[[exp.Expr, Any, StatementTypes, Rule], Answer]] = {
     "unless_argument": _unless_argument,
     "literal_argument": _literal_argument,
     "narrowing": _narrowing,
+    "halves": _halves,
+    "non_negative": _non_negative,
     "guards": _guards,
 }
 assert set(_CHECKS) | {"safe_strings"} == set(REFINEMENTS), "one check per refinement"
