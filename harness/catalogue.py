@@ -76,7 +76,7 @@ REFINEMENTS = (
     "literal_argument",  # {index, safe: [...]} or {index, only: [...]}: a literal argument
     "narrowing",  # a cast only when the operand's type can hold values the target cannot
     "halves",  # a rounding only where a half can occur (a non-integral operand, a negative scale)
-    "non_negative",  # functions never negative: the argument is none, nor literal, nor guarded
+    "non_negative",  # the argument is neither a literal >= 0 nor guarded by x >= 0 / x > 0
     "guards",  # a cast inside CASE WHEN <guard> THEN, of GUARD_KINDS, is proven safe
     "safe_strings",  # target type -> the regex of strings every platform casts alike
 )
@@ -298,7 +298,7 @@ def _refine(path: Path, where: str, data: Any) -> dict[str, Any]:
     for key, choices in (("safe_divisors", DIVISOR_KINDS), ("guards", GUARD_KINDS)):
         for value in _names(path, f"{where}.{key}", refine[key]) if key in refine else ():
             check_choice(CatalogueError, path, f"{where}.{key}", value, choices)
-    for key in ("unless_inside", "unless_argument", "non_negative"):
+    for key in ("unless_inside", "unless_argument"):
         if key in refine:
             refine[key] = [v.lower() for v in _names(path, f"{where}.{key}", refine[key])]
     if "round_trips" in refine:
@@ -314,7 +314,7 @@ def _refine(path: Path, where: str, data: Any) -> dict[str, Any]:
     letters = refine.get("pattern_letters")
     if letters is not None and not (isinstance(letters, str) and letters.isalpha()):
         raise problem(CatalogueError, path, f"{where}.pattern_letters", "expected letters")
-    for key in ("narrowing", "halves"):
+    for key in ("narrowing", "halves", "non_negative"):
         if key in refine and not isinstance(refine[key], bool):
             raise problem(CatalogueError, path, f"{where}.{key}", "expected true or false")
     literal = refine.get("literal_argument")

@@ -212,17 +212,15 @@ def _safe_divisors(node: exp.Expr, kinds: list[str], _t: StatementTypes, _r: Rul
     return not ("guarded" in kinds and _guarded(node, hive_sql(divisor), _nonzero))
 
 
-def _non_negative(node: exp.Expr, functions: list[str], _t: StatementTypes, _r: Rule) -> Answer:
-    """Whether the argument can be negative: not when it is a literal >= 0, a call of one of
-    ``functions`` (never negative: abs, exp...) or guarded by ``x >= 0`` / ``x > 0``."""
+def _non_negative(node: exp.Expr, on: bool, _t: StatementTypes, _r: Rule) -> Answer:
+    """Whether the argument can be negative: not when it is a literal >= 0 or guarded by
+    ``x >= 0`` / ``x > 0`` (calls never negative, abs or exp, are ``unless_argument``)."""
     argument = unwrap(_operand(node))
-    if argument is None:
+    if not on or argument is None:
         return True
     value = _number(argument)
     if value is not None:
         return value < 0
-    if printed_name(argument) in functions:
-        return False
     return not _guarded(node, hive_sql(argument), _nonnegative)
 
 
