@@ -179,13 +179,7 @@ class DiskStorage:
         return path.read_text() if path.is_file() else None
 
     def put_note(self, ref: GoldenRef, version: str, name: str, text: str) -> None:
-        folder = self._base(ref) / version
-        tmp = folder / f".{name}.tmp"
-        with tmp.open("w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, folder / name)
+        _replace_synced(self._base(ref) / version / name, text)
 
     def _journal(self, model: str, dataset: str) -> Path:
         return self.path / model / dataset / SWITCH
@@ -196,12 +190,9 @@ class DiskStorage:
 
     def put_journal(self, model: str, dataset: str, text: str) -> None:
         path = self._journal(model, dataset)
-        tmp = path.with_name(f".{SWITCH}.tmp")
         try:
-            _write_synced(tmp, text)
-            os.replace(tmp, path)
+            _replace_synced(path, text)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise GoldenError(
                 f"{path}: writing the switch record failed: {io_failure(exc)}"
             ) from None
@@ -260,6 +251,18 @@ class DiskStorage:
             return spark.read.schema(schema).parquet(*files)
         table = pq.ParquetDataset(files).read()
         return spark.createDataFrame(table.to_pandas(), schema=schema)
+
+
+def _replace_synced(path: Path, text: str) -> None:
+    """``path`` replaced by ``text`` in one step: written synced beside it, then renamed
+    (a failure removes the file written beside it and leaves ``path`` as it was)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        _write_synced(tmp, text)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _write_synced(path: Path, text: str) -> None:

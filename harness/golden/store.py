@@ -304,8 +304,6 @@ class GoldenStore:
         beside it; then, for several outputs, the switch record (:mod:`.journal`), the
         commit point; then each output's pointer. A crash before the commit point leaves
         every output's version in force unchanged, one after it leaves all approved."""
-        from harness.golden.summary import render_summary
-
         refs = list(records)
         scopes = {(r.model, r.dataset) for r in refs}
         if len(scopes) != 1:
@@ -331,10 +329,7 @@ class GoldenStore:
             for i, ref in enumerate(refs):
                 fault("before-approval-switch" if i == 0 else "between-approval-switches")
                 manifests[ref] = self.manifest(ref, version)
-                text = self.storage.manifest_text(ref, version) or ""
-                self.storage.switch(
-                    ref, version, text, render_summary(manifests[ref]), expected[ref]
-                )
+                self._switch_to(ref, version, manifests[ref], expected[ref])
             if journal:
                 self.storage.clear_journal(model, dataset)
         return manifests
@@ -342,8 +337,6 @@ class GoldenStore:
     def settle(self, model: str, dataset: str) -> list[str]:
         """Finish an approval cut short after its commit point (:mod:`.journal`): switch the
         pointers its record names, then clear it. Returns the outputs switched now."""
-        from harness.golden.summary import render_summary
-
         record = pending(self.storage.journal_text(model, dataset))
         if record is None:
             return []
@@ -353,12 +346,20 @@ class GoldenStore:
             with self.storage.guard(ref) as expected:
                 if self.storage.current(ref) == version:
                     continue
-                manifest = self.manifest(ref, version)
-                text = self.storage.manifest_text(ref, version) or ""
-                self.storage.switch(ref, version, text, render_summary(manifest), expected)
+                self._switch_to(ref, version, self.manifest(ref, version), expected)
                 switched.append(output)
         self.storage.clear_journal(model, dataset)
         return switched
+
+    def _switch_to(
+        self, ref: GoldenRef, version: str, manifest: dict[str, Any], expected: Any
+    ) -> None:
+        """Put complete ``version`` in force (the storage's one-step switch), its summary
+        rendered from ``manifest``."""
+        from harness.golden.summary import render_summary
+
+        text = self.storage.manifest_text(ref, version) or ""
+        self.storage.switch(ref, version, text, render_summary(manifest), expected)
 
     def discard(self, ref: GoldenRef, version: str, record: dict[str, Any]) -> None:
         """Set an unapproved candidate aside (it stays listed, marked discarded)."""
@@ -400,8 +401,6 @@ class GoldenStore:
 
     def restore(self, ref: GoldenRef, version: str) -> dict[str, Any]:
         """Put an earlier version back in force (after verifying it)."""
-        from harness.golden.summary import render_summary
-
         if version not in self.versions(ref):
             raise GoldenError(
                 f"{self.storage.where(ref)}: golden {ref} has no version {version} "
@@ -415,8 +414,7 @@ class GoldenStore:
                     f"{self.storage.where(ref, version)}: {version} of {ref} is a proposal never "
                     f"approved; review it, then harness approve {ref.model} --candidate {version}"
                 )
-            text = self.storage.manifest_text(ref, version) or ""
-            self.storage.switch(ref, version, text, render_summary(manifest), expected)
+            self._switch_to(ref, version, manifest, expected)
         return manifest
 
     def history(self, ref: GoldenRef) -> list[dict[str, Any]]:
